@@ -1,0 +1,136 @@
+"""Typed, frozen policy model. Built only by `schemas.loader`, which validates it fully."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Union
+
+ColumnType = Literal["string", "integer", "number", "date", "datetime"]
+COLUMN_TYPES: tuple[str, ...] = ("string", "integer", "number", "date", "datetime")
+
+Normaliser = Literal["nir", "name", "email", "digits", "exact"]
+NORMALISERS: tuple[str, ...] = ("nir", "name", "email", "digits", "exact")
+
+InvalidPolicy = Literal["reject", "null"]
+
+
+@dataclass(frozen=True)
+class Keep:
+    output: str
+
+
+@dataclass(frozen=True)
+class Drop:
+    pass
+
+
+@dataclass(frozen=True)
+class Tokenise:
+    output: str
+    normaliser: Normaliser
+    domain: str
+    # What a value the normaliser refuses (an invalid NIR) gets: the row goes to
+    # rejected/ ("reject"), or a null token is published and counted ("null").
+    on_invalid: InvalidPolicy = "null"
+    # Optional boolean output column set to true where the value was refused.
+    flag_output: str | None = None
+
+
+@dataclass(frozen=True)
+class Year:
+    pass
+
+
+@dataclass(frozen=True)
+class YearMonth:
+    pass
+
+
+@dataclass(frozen=True)
+class AgeBand:
+    reference: str  # input column holding the date the age is computed at
+    width: int = 5
+    top: int = 90  # ages >= top become "<top>+"
+
+
+@dataclass(frozen=True)
+class Departement:
+    pass
+
+
+@dataclass(frozen=True)
+class Prefix:
+    length: int
+
+
+@dataclass(frozen=True)
+class Bucket:
+    width: float
+    top: float | None = None  # values >= top become ">=top"
+
+
+Operation = Union[Year, YearMonth, AgeBand, Departement, Prefix, Bucket]
+
+# Operation name in the policy -> (class, input types it accepts).
+OPERATIONS: dict[str, tuple[type, tuple[str, ...]]] = {
+    "year": (Year, ("date", "datetime")),
+    "year_month": (YearMonth, ("date", "datetime")),
+    "age_band": (AgeBand, ("date", "datetime")),
+    "departement": (Departement, ("string",)),
+    "prefix": (Prefix, ("string",)),
+    "bucket": (Bucket, ("integer", "number")),
+}
+
+
+@dataclass(frozen=True)
+class Generalise:
+    output: str
+    operation: Operation
+
+
+Action = Union[Keep, Drop, Tokenise, Generalise]
+
+
+def action_name(action: Action) -> str:
+    return {Keep: "keep", Drop: "drop", Tokenise: "tokenise", Generalise: "generalise"}[
+        type(action)
+    ]
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    name: str
+    type: ColumnType
+    action: Action
+    line: int  # line of the column's entry in the policy file
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    delimiter: str = ";"
+    encoding: str = "utf-8"
+    date_format: str = "%d/%m/%Y"
+    datetime_format: str = "%d/%m/%Y %H:%M"
+    decimal: str = ","
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    version: str
+    source: str  # path of the policy file, for messages
+    sha256: str  # of the policy file's bytes
+    input: InputFormat
+    columns: tuple[ColumnRule, ...]
+    outputs: tuple[str, ...]
+    description: str = ""
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(rule.name for rule in self.columns)
+
+    def rule(self, name: str) -> ColumnRule:
+        for rule in self.columns:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
