@@ -24,7 +24,7 @@ POLICY_REASONS: dict[str, str] = {
     "unknown-normaliser": "column '{column}' has unknown normaliser '{value}'",
     "unknown-operation": "column '{column}' has unknown operation '{value}'",
     "type-mismatch": "operation '{value}' does not apply to column '{column}' of type {type}",
-    "unknown-reference": "column '{column}' refers to '{value}', which is not a declared date column",
+    "unknown-reference": "column '{column}' refers to '{value}', not a declared date column",
     "duplicate-output": "output column '{column}' is produced more than once",
     "output-not-produced": "output column '{column}' is listed but no rule produces it",
     "output-not-listed": "column '{column}' is produced but not listed in output.columns",
@@ -41,7 +41,7 @@ INPUT_REASONS: dict[str, str] = {
 
 KEY_REASONS: dict[str, str] = {
     "keyring-missing": "keyring {path} does not exist",
-    "keyring-permissions": "keyring {path} is readable by group or others (mode {mode}); chmod 600 it",
+    "keyring-permissions": "keyring {path} is open to group or others (mode {mode}): chmod 600",
     "keyring-invalid": "keyring {path} is not a valid pseudolab keyring: {reason}",
     "keyring-weak-key": "keyring {path}: key '{key_id}' is not 32 random bytes",
     "keyring-primary": "keyring {path}: {reason}",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 ColumnType = Literal["string", "integer", "number", "date", "datetime"]
 COLUMN_TYPES: tuple[str, ...] = ("string", "integer", "number", "date", "datetime")
@@ -69,7 +69,7 @@ class Bucket:
     top: float | None = None  # values >= top become ">=top"
 
 
-Operation = Union[Year, YearMonth, AgeBand, Departement, Prefix, Bucket]
+Operation = Year | YearMonth | AgeBand | Departement | Prefix | Bucket
 
 # Operation name in the policy -> (class, input types it accepts).
 OPERATIONS: dict[str, tuple[type, tuple[str, ...]]] = {
@@ -88,7 +88,7 @@ class Generalise:
     operation: Operation
 
 
-Action = Union[Keep, Drop, Tokenise, Generalise]
+Action = Keep | Drop | Tokenise | Generalise
 
 
 def action_name(action: Action) -> str:
