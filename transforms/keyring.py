@@ -1,0 +1,181 @@
+"""The keyring: secret keys on disk, validated on load, hidden from repr and pickle.
+
+File format (JSON, mode 0600):
+    {"pseudolab_keyring": 1, "primary": ID,
+     "keys": [{"id": ID, "created": ISO-8601, "secret": base64 of 32 random bytes}]}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import secrets
+import stat
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from schemas.errors import KeyringError
+
+SECRET_BYTES = 32
+MAX_KEYRING_BYTES = 64 * 1024
+_KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class SecretKey:
+    """32 bytes of key material. Never printed, never pickled."""
+
+    __slots__ = ("_material", "key_id")
+
+    def __init__(self, key_id: str, material: bytes):
+        if len(material) != SECRET_BYTES:
+            raise ValueError("a pseudolab key is 32 bytes")
+        self.key_id = key_id
+        self._material = material
+
+    @property
+    def material(self) -> bytes:
+        return self._material
+
+    def __repr__(self) -> str:
+        return f"SecretKey(id={self.key_id!r}, material=<hidden>)"
+
+    __str__ = __repr__
+
+    def __reduce__(self):
+        raise TypeError("key material must not be pickled: load the keyring in setup()")
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, SecretKey)
+            and other.key_id == self.key_id
+            and secrets.compare_digest(other._material, self._material)
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.key_id)
+
+
+@dataclass(frozen=True)
+class Keyring:
+    source: str
+    primary_id: str
+    keys: tuple[SecretKey, ...]
+
+    @property
+    def primary(self) -> SecretKey:
+        return next(key for key in self.keys if key.key_id == self.primary_id)
+
+    def __reduce__(self):
+        raise TypeError("a keyring must not be pickled: pass its path and load it in setup()")
+
+
+def _refuse(code: str, path: str, **fields: object) -> KeyringError:
+    return KeyringError(code, path=path, **fields)
+
+
+def _read_private_file(path: str) -> bytes:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise _refuse("keyring-missing", path) from None
+    except OSError as error:
+        raise _refuse("keyring-invalid", path, reason=error.strerror or "unreadable") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise _refuse("keyring-invalid", path, reason="not a regular file")
+    if info.st_mode & 0o077:
+        raise _refuse("keyring-permissions", path, mode=oct(stat.S_IMODE(info.st_mode)))
+    if info.st_size > MAX_KEYRING_BYTES:
+        raise _refuse("keyring-invalid", path, reason="larger than 64 KiB")
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MAX_KEYRING_BYTES + 1)
+    except OSError as error:
+        raise _refuse("keyring-invalid", path, reason=error.strerror or "unreadable") from None
+
+
+def _decode_secret(path: str, key_id: str, encoded: object) -> bytes:
+    if not isinstance(encoded, str):
+        raise _refuse("keyring-weak-key", path, key_id=key_id)
+    try:
+        material = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise _refuse("keyring-weak-key", path, key_id=key_id) from None
+    if len(material) != SECRET_BYTES or len(set(material)) < 8:
+        raise _refuse("keyring-weak-key", path, key_id=key_id)
+    return material
+
+
+def parse_keyring(data: bytes, source: str) -> Keyring:
+    """Validate a keyring document. Messages never include key material."""
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _refuse("keyring-invalid", source, reason="not JSON") from None
+    if not isinstance(document, dict) or document.get("pseudolab_keyring") != 1:
+        raise _refuse("keyring-invalid", source, reason='missing "pseudolab_keyring": 1')
+    entries = document.get("keys")
+    if not isinstance(entries, list) or not entries:
+        raise _refuse("keyring-invalid", source, reason="no keys")
+    keys: list[SecretKey] = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            raise _refuse("keyring-invalid", source, reason="a key has no id")
+        key_id = entry["id"]
+        if not _KEY_ID.match(key_id):
+            raise _refuse("keyring-invalid", source, reason="a key id is not a short identifier")
+        if any(key.key_id == key_id for key in keys):
+            raise _refuse("keyring-invalid", source, reason=f"key id '{key_id}' is repeated")
+        keys.append(SecretKey(key_id, _decode_secret(source, key_id, entry.get("secret"))))
+    primary = document.get("primary")
+    if isinstance(primary, list):
+        raise _refuse("keyring-primary", source, reason="several primary keys")
+    if not isinstance(primary, str) or not primary:
+        raise _refuse("keyring-primary", source, reason="no primary key")
+    if not any(key.key_id == primary for key in keys):
+        raise _refuse("keyring-primary", source, reason=f"primary '{primary[:64]}' is not a key")
+    return Keyring(source=source, primary_id=primary, keys=tuple(keys))
+
+
+def load_keyring(path: str | os.PathLike) -> Keyring:
+    """Load and validate a keyring file; refuse one others can read."""
+    path = os.fspath(path)
+    return parse_keyring(_read_private_file(path), path)
+
+
+def new_key_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    return f"k{now:%Y%m%d}-{secrets.token_hex(3)}"
+
+
+def write_new_keyring(path: str | os.PathLike) -> str:
+    """Create a keyring with one fresh primary key, mode 0600. Refuse to overwrite."""
+    path = os.fspath(path)
+    now = datetime.now(timezone.utc)
+    key_id = new_key_id(now)
+    document = {
+        "pseudolab_keyring": 1,
+        "primary": key_id,
+        "keys": [
+            {
+                "id": key_id,
+                "created": now.replace(microsecond=0).isoformat(),
+                "secret": base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii"),
+            }
+        ],
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise _refuse(
+            "keyring-invalid", path, reason="file exists; refusing to overwrite"
+        ) from None
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2)
+        handle.write("\n")
+    os.chmod(path, 0o600)
+    return key_id
