@@ -15,6 +15,7 @@ POLICY_REASONS: dict[str, str] = {
     "policy-unreadable": "the policy file cannot be read",
     "policy-syntax": "the policy is not valid YAML",
     "policy-too-large": "the policy file exceeds the size or nesting limit",
+    "unsupported-yaml": "{feature} is not allowed in a policy (no anchors, aliases or tags)",
     "missing-field": "required field '{field}' is missing",
     "unknown-field": "field '{field}' is not part of the policy format",
     "invalid-value": "field '{field}' {reason}",
@@ -58,6 +59,7 @@ ROW_REASONS: dict[str, str] = {
     "invalid-integer": "a field declared integer is not an integer",
     "invalid-number": "a field declared number is not a number",
     "invalid-nir": "the NIR fails validation and the policy rejects such rows",
+    "empty-after-normalisation": "a tokenised value is empty once normalised (policy: reject)",
     "birth-after-reference": "the birth date is after the reference date",
 }
 

@@ -1,0 +1,152 @@
+"""Apply a whole policy to one Arrow record batch (no Beam here).
+
+A batch in gives the published rows, the rejected rows (index, column, reason: no
+values) and flag counts. Each row is rejected for the first failing column in
+policy order, so a row is counted once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas.model import AgeBand, ColumnRule, Drop, Generalise, Keep, Policy, Tokenise
+from transforms.casting import OUTPUT_TYPES, cast_column
+from transforms.keyring import Keyring
+from transforms.operations import GENERALISE_OUTPUT_TYPES, generalise_apply
+from transforms.operations import keep as keep_op
+from transforms.operations import tokenise as tokenise_op
+from transforms.operations.result import OperationResult
+from transforms.tokeniser import Tokeniser
+
+
+def output_schema(policy: Policy) -> pa.Schema:
+    """The typed schema of the published data, in the policy's output order."""
+    types: dict[str, pa.DataType] = {}
+    for rule in policy.columns:
+        action = rule.action
+        if isinstance(action, Keep):
+            types[action.output] = OUTPUT_TYPES[rule.type]
+        elif isinstance(action, Tokenise):
+            types[action.output] = pa.string()
+            if action.flag_output:
+                types[action.flag_output] = pa.bool_()
+        elif isinstance(action, Generalise):
+            types[action.output] = GENERALISE_OUTPUT_TYPES[type(action.operation)]
+    return pa.schema([pa.field(name, types[name]) for name in policy.outputs])
+
+
+@dataclass
+class AppliedBatch:
+    data: pa.RecordBatch
+    rejected_index: pa.Array  # int64 positions in the input batch
+    rejected_column: pa.Array  # string: the column that failed (None for a whole record)
+    rejected_reason: pa.Array  # string: reason code
+    flags: Counter = field(default_factory=Counter)  # (code, column) -> count
+
+
+class PolicyApplier:
+    """Holds the tokenisers (key material): build it where the key is, never pickle it."""
+
+    def __init__(self, policy: Policy, keyring: Keyring):
+        self.policy = policy
+        self.schema = output_schema(policy)
+        key = keyring.primary
+        self._tokenisers = {
+            rule.action.domain: Tokeniser(key, rule.action.domain)
+            for rule in policy.columns
+            if isinstance(rule.action, Tokenise)
+        }
+        referenced = {
+            rule.action.operation.reference
+            for rule in policy.columns
+            if isinstance(rule.action, Generalise) and isinstance(rule.action.operation, AgeBand)
+        }
+        self._cast_columns = [
+            rule
+            for rule in policy.columns
+            if not isinstance(rule.action, Drop) or rule.name in referenced
+        ]
+
+    def __reduce__(self):
+        raise TypeError("a PolicyApplier holds key material and must not be pickled")
+
+    def apply(self, batch: pa.RecordBatch) -> AppliedBatch:
+        count = batch.num_rows
+        reasons: list[tuple[pa.Array, str, str]] = []  # (mask, column, code) in policy order
+        typed: dict[str, pa.Array] = {}
+        for rule in self._cast_columns:
+            result = cast_column(_column(batch, rule.name), rule.type, self.policy.input)
+            typed[rule.name] = result.values
+            _collect(reasons, result, rule.name)
+
+        outputs: dict[str, pa.Array] = {}
+        flag_masks: list[tuple[pa.Array, str, str]] = []
+        for rule in self.policy.columns:
+            result = self._apply_rule(rule, typed)
+            if result is None:
+                continue
+            outputs[rule.action.output] = result.values
+            _collect(reasons, result, rule.name)
+            if result.flagged is not None:
+                flag_masks.append((result.flagged, rule.name, result.flag_code or "flagged"))
+            if isinstance(rule.action, Tokenise) and rule.action.flag_output:
+                no_flags = pa.repeat(pa.scalar(False), count)
+                outputs[rule.action.flag_output] = (
+                    result.flagged if result.flagged is not None else no_flags
+                )
+
+        reason_column, reason_code, rejected = _first_reasons(reasons, count)
+        keep_mask = pc.invert(rejected)
+        data = pa.RecordBatch.from_arrays(
+            [pc.filter(outputs[f.name].cast(f.type), keep_mask) for f in self.schema],
+            schema=self.schema,
+        )
+        flags: Counter = Counter()
+        for mask, column, code in flag_masks:
+            flagged = pc.sum(pc.and_(mask, keep_mask)).as_py() or 0
+            if flagged:
+                flags[(code, column)] += flagged
+        indices = pc.indices_nonzero(rejected)
+        return AppliedBatch(
+            data=data,
+            rejected_index=indices.cast(pa.int64()),
+            rejected_column=pc.take(reason_column, indices),
+            rejected_reason=pc.take(reason_code, indices),
+            flags=flags,
+        )
+
+    def _apply_rule(self, rule: ColumnRule, typed: dict[str, pa.Array]) -> OperationResult | None:
+        action = rule.action
+        if isinstance(action, Keep):
+            return keep_op.apply(typed[rule.name], action)
+        if isinstance(action, Tokenise):
+            tokeniser = self._tokenisers[action.domain]
+            return tokenise_op.apply(typed[rule.name], action, tokeniser=tokeniser)
+        if isinstance(action, Generalise):
+            return generalise_apply(typed[rule.name], action.operation, typed)
+        return None
+
+
+def _column(batch: pa.RecordBatch, name: str) -> pa.Array:
+    return batch.column(batch.schema.get_field_index(name))
+
+
+def _collect(reasons: list, result: OperationResult, column: str) -> None:
+    if result.rejected is not None:
+        reasons.append((result.rejected, column, result.reject_code or "rejected"))
+
+
+def _first_reasons(reasons: list, count: int) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """Per row: the column and code of its first failure, and whether it failed at all."""
+    column = pa.nulls(count, pa.string())
+    code = pa.nulls(count, pa.string())
+    rejected = pa.repeat(pa.scalar(False), count)
+    for mask, name, reason in reversed(reasons):
+        column = pc.if_else(mask, pa.scalar(name), column)
+        code = pc.if_else(mask, pa.scalar(reason), code)
+        rejected = pc.or_(rejected, mask)
+    return column, code, rejected
