@@ -1,0 +1,113 @@
+"""The thin Beam layer: a policy applied to Arrow record batches.
+
+Elements are `SourceBatch`es (a record batch of one input file and the record
+numbers of its rows), never single rows. The DoFn carries a reference to the
+keyring and loads the key in `setup()`: key material is never pickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.compute as pc
+from apache_beam.pvalue import TaggedOutput
+
+from schemas.errors import KeyringError, PseudolabError
+from schemas.model import Policy
+from transforms.keyring import Keyring, load_keyring
+from transforms.policy_applier import PolicyApplier
+from transforms.rejected import rejected_table
+
+REJECTED = "rejected"
+STATS = "stats"
+
+
+class SourceBatch(NamedTuple):
+    source_file: str
+    table: pa.RecordBatch
+    rows: pa.Array  # int64 record numbers, aligned with `table`
+
+
+class StepFailed(RuntimeError):
+    """An unexpected failure inside a step, with the original message withheld."""
+
+
+@contextmanager
+def redacted_errors(step: str) -> Iterator[None]:
+    """Re-raise unexpected errors without their message: libraries quote cell values."""
+    try:
+        yield
+    except PseudolabError:
+        raise
+    except Exception as error:
+        raise StepFailed(f"{step} failed: {type(error).__name__} (details withheld)") from None
+
+
+@dataclass(frozen=True)
+class KeyringRef:
+    """Where workers find the key: a path, and the primary key id seen at preflight."""
+
+    path: str
+    key_id: str
+
+    def load(self) -> Keyring:
+        keyring = load_keyring(self.path)
+        if keyring.primary_id != self.key_id:
+            raise KeyringError("keyring-primary", path=self.path, reason="primary changed mid-run")
+        return keyring
+
+
+class _PseudonymiseFn(beam.DoFn):
+    def __init__(self, policy: Policy, keyring_ref: KeyringRef):
+        self._policy = policy
+        self._keyring_ref = keyring_ref
+        self._applier: PolicyApplier | None = None
+
+    def setup(self) -> None:
+        self._applier = PolicyApplier(self._policy, self._keyring_ref.load())
+
+    def process(self, element: SourceBatch):
+        assert self._applier is not None
+        with redacted_errors("pseudonymise"):
+            applied = self._applier.apply(element.table)
+            rejected = rejected_table(
+                element.source_file,
+                pc.take(element.rows, applied.rejected_index),
+                applied.rejected_column,
+                applied.rejected_reason,
+            )
+        if applied.data.num_rows:
+            yield pa.Table.from_batches([applied.data])
+        if rejected.num_rows:
+            yield TaggedOutput(REJECTED, rejected)
+        yield TaggedOutput(STATS, (("rows_out",), applied.data.num_rows))
+        for (code, column), count in applied.flags.items():
+            yield TaggedOutput(STATS, (("flag", code, column), count))
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_applier"] = None  # never ship key-derived state
+        return state
+
+
+class PseudonymiseBatches(beam.PTransform):
+    """SourceBatch -> published pa.Table (main), rejected pa.Table, stats (key, count)."""
+
+    def __init__(self, policy: Policy, keyring_ref: KeyringRef):
+        super().__init__()
+        if not isinstance(policy, Policy):
+            raise TypeError("policy must be a loaded schemas.model.Policy")
+        if not isinstance(keyring_ref, KeyringRef):
+            raise TypeError("keyring_ref must be a KeyringRef (a path, never key material)")
+        self._policy = policy
+        self._keyring_ref = keyring_ref
+
+    def expand(self, batches):
+        return batches | "Pseudonymise" >> beam.ParDo(
+            _PseudonymiseFn(self._policy, self._keyring_ref)
+        ).with_outputs(REJECTED, STATS, main="data")
