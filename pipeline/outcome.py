@@ -1,0 +1,89 @@
+"""What a run wrote, read back from the staging directory before publishing."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+STATS_DIR = "_stats"
+
+
+@dataclass
+class Outcome:
+    rows_in_by_input: dict[str, int]
+    rows_out: int
+    rows_rejected: int
+    rows_out_counted: int  # by the transform, checked against the files
+    rejected_by_reason: dict[str, int]
+    flags: dict[str, dict[str, int]]
+    data_files: list[str] = field(default_factory=list)
+    rejected_files: list[str] = field(default_factory=list)
+
+    @property
+    def rows_in(self) -> int:
+        return sum(self.rows_in_by_input.values())
+
+    @property
+    def reconciled(self) -> bool:
+        return (
+            self.rows_in == self.rows_out + self.rows_rejected
+            and self.rows_out == self.rows_out_counted
+        )
+
+
+def _parquet_rows(paths: list[str]) -> int:
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
+
+
+def _reasons(paths: list[str]) -> dict[str, int]:
+    counts: Counter = Counter()
+    for path in paths:
+        reasons = pq.read_table(path, columns=["reason"]).column("reason")
+        for entry in pc.value_counts(reasons).to_pylist():
+            counts[entry["values"]] += entry["counts"]
+    return dict(sorted(counts.items()))
+
+
+def _read_stats(staging: str) -> list[tuple[list, int]]:
+    entries = []
+    for path in sorted(glob.glob(os.path.join(staging, STATS_DIR, "*"))):
+        with open(path, encoding="utf-8") as handle:
+            entries.extend(json.loads(line) for line in handle if line.strip())
+    return entries
+
+
+def read_outcome(staging: str, input_paths: list[str]) -> Outcome:
+    """Counts from the reader and transform, and from the Parquet footers actually written."""
+    rows_in = dict.fromkeys(input_paths, 0)
+    rows_out_counted = 0
+    flags: dict[str, dict[str, int]] = {}
+    for key, count in _read_stats(staging):
+        if key[0] == "rows_in":
+            rows_in[key[1]] = rows_in.get(key[1], 0) + count
+        elif key[0] == "rows_out":
+            rows_out_counted += count
+        elif key[0] == "flag":
+            flags.setdefault(key[1], {})[key[2]] = count
+    data_files = sorted(glob.glob(os.path.join(staging, "data", "*.parquet")))
+    rejected_files = sorted(glob.glob(os.path.join(staging, "rejected", "*.parquet")))
+    return Outcome(
+        rows_in_by_input=rows_in,
+        rows_out=_parquet_rows(data_files),
+        rows_rejected=_parquet_rows(rejected_files),
+        rows_out_counted=rows_out_counted,
+        rejected_by_reason=_reasons(rejected_files),
+        flags=flags,
+        data_files=[os.path.relpath(p, staging) for p in data_files],
+        rejected_files=[os.path.relpath(p, staging) for p in rejected_files],
+    )
+
+
+def remove_stats(staging: str) -> None:
+    shutil.rmtree(os.path.join(staging, STATS_DIR), ignore_errors=True)

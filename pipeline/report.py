@@ -1,0 +1,100 @@
+"""report.json: what came in, what went out, why rows were rejected. Never a value."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass
+
+from pipeline import __version__
+from pipeline.io import InputFile
+from pipeline.outcome import Outcome
+from schemas.model import Policy, action_name
+
+REPORT_NAME = "report.json"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    key_id: str
+    runner: str
+    started_at: str
+    max_rejected_ratio: float
+
+
+def build_report(
+    info: RunInfo,
+    policy: Policy,
+    inputs: tuple[InputFile, ...],
+    outcome: Outcome,
+    timings: dict[str, float],
+) -> dict:
+    return {
+        "run_id": info.run_id,
+        "pseudolab_version": __version__,
+        "started_at": info.started_at,
+        "runner": info.runner,
+        "policy": {"name": policy.name, "version": policy.version, "sha256": policy.sha256},
+        "key_id": info.key_id,
+        "inputs": [
+            {
+                "path": source.path,
+                "format": source.format,
+                "rows": outcome.rows_in_by_input[source.path],
+            }
+            for source in inputs
+        ],
+        "rows_in": outcome.rows_in,
+        "rows_out": outcome.rows_out,
+        "rows_rejected": outcome.rows_rejected,
+        "rejected_ratio": round(outcome.rows_rejected / outcome.rows_in, 6)
+        if outcome.rows_in
+        else 0,
+        "max_rejected_ratio": info.max_rejected_ratio,
+        "rejected_by_reason": outcome.rejected_by_reason,
+        "flags": outcome.flags,
+        "columns": {rule.name: action_name(rule.action) for rule in policy.columns},
+        "outputs": list(policy.outputs),
+        "files": {"data": outcome.data_files, "rejected": outcome.rejected_files},
+        "timings": {name: round(seconds, 3) for name, seconds in timings.items()},
+    }
+
+
+def write_report(directory: str, report: dict) -> str:
+    path = os.path.join(directory, REPORT_NAME)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    return path
+
+
+def summary_lines(report: dict, output: str) -> list[str]:
+    """A short summary for people: counts, what happened to columns, where the output is."""
+    actions = Counter(report["columns"].values())
+    lines = [
+        f"pseudolab {report['pseudolab_version']} run {report['run_id']}"
+        f" policy {report['policy']['name']} {report['policy']['version']}"
+        f" key {report['key_id']}",
+        f"rows in {report['rows_in']:,}  out {report['rows_out']:,}"
+        f"  rejected {report['rows_rejected']:,} ({report['rejected_ratio']:.3%})",
+        "columns: "
+        + ", ".join(
+            f"{actions.get(action, 0)} {label}"
+            for action, label in (
+                ("keep", "kept"),
+                ("tokenise", "tokenised"),
+                ("generalise", "generalised"),
+                ("drop", "dropped"),
+            )
+        ),
+    ]
+    if report["rejected_by_reason"]:
+        reasons = ", ".join(f"{code} {n:,}" for code, n in report["rejected_by_reason"].items())
+        lines.append(f"rejected by reason: {reasons}")
+    for code, columns in report["flags"].items():
+        detail = ", ".join(f"{column} {n:,}" for column, n in columns.items())
+        lines.append(f"flagged {code}: {detail}")
+    lines.append(f"output: {output} ({report['timings'].get('total_s', 0):.1f} s)")
+    return lines
