@@ -1,0 +1,136 @@
+"""The `pseudolab` command. Beam options go after `--` and pass through unchanged.
+
+Exit codes: 0 done; 2 usage, policy or keyring error; 3 input does not match the
+policy or cannot be read; 4 a threshold refused publication; 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from pipeline import __version__
+from schemas.errors import PseudolabError, UsageError
+
+DEBUG_ENV = "PSEUDOLAB_DEBUG"
+
+
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pseudolab",
+        description="Pseudonymise and minimise lab exports before they leave the source system.",
+        epilog="Beam options follow `--`, e.g. `pseudolab run ... -- --runner=FlinkRunner`.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"pseudolab {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="pseudonymise inputs into a new output directory")
+    run.add_argument("--policy", required=True, help="policy file, or a shipped policy name")
+    run.add_argument("--input", action="append", required=True, help="file or glob; repeatable")
+    run.add_argument("--output", required=True, help="output directory (must not exist)")
+    run.add_argument("--keyring", required=True, help="keyring file (mode 0600)")
+    run.add_argument("--format", choices=("csv", "parquet", "jsonl"), help="override detection")
+    run.add_argument("--encoding", help="input text encoding, e.g. cp1252 (default: policy's)")
+    run.add_argument(
+        "--max-rejected-ratio",
+        type=_ratio,
+        default=0.01,
+        help="refuse publication above this share of rejected rows (default 0.01)",
+    )
+
+    check = commands.add_parser("check", help="validate a policy, and an input header against it")
+    check.add_argument("--policy", required=True)
+    check.add_argument("--input", action="append", default=[])
+    check.add_argument("--format", choices=("csv", "parquet", "jsonl"))
+    check.add_argument("--encoding")
+
+    keygen = commands.add_parser("keygen", help="create a new keyring (mode 0600)")
+    keygen.add_argument("--output", required=True)
+
+    sample = commands.add_parser("sample", help="write a synthetic export in the reference format")
+    sample.add_argument("--rows", type=_positive, required=True)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--output", required=True)
+    sample.add_argument("--encoding", default="utf-8")
+
+    demo = commands.add_parser("demo", help="sample + throwaway keyring + run, with a summary")
+    demo.add_argument("--rows", type=_positive, default=20_000)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--output", help="output directory (default: a new temporary one)")
+    return parser
+
+
+def _split_beam_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    argv = list(argv)
+    if "--" in argv:
+        index = argv.index("--")
+        return argv[:index], argv[index + 1 :]
+    return argv, []
+
+
+def _dispatch(argv: Sequence[str]) -> int:
+    ours, beam_args = _split_beam_args(argv)
+    args = build_parser().parse_args(ours)
+    if beam_args and args.command not in ("run", "demo"):
+        raise UsageError(f"`pseudolab {args.command}` takes no Beam options")
+    from pipeline import commands
+
+    handler = getattr(commands, f"command_{args.command}")
+    return handler(args, beam_args)
+
+
+def _import_beam_quietly() -> None:
+    """Beam warns at import time about optional cloud clients we never use."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        import apache_beam  # noqa: F401
+    finally:
+        root.setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _import_beam_quietly()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _dispatch(argv)
+    except PseudolabError as error:
+        print(f"pseudolab: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("pseudolab: interrupted; nothing was published", file=sys.stderr)
+        return 130
+    except Exception as error:  # never echo the message: libraries quote cell values
+        print(
+            f"pseudolab: unexpected {type(error).__name__}; nothing was published"
+            f" (details withheld as they may quote data; {DEBUG_ENV}=1 shows them)",
+            file=sys.stderr,
+        )
+        if os.environ.get(DEBUG_ENV) == "1":
+            traceback.print_exc()
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

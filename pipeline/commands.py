@@ -1,0 +1,97 @@
+"""The sub-commands behind `pseudolab`; each returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from collections import Counter
+
+from pipeline.preflight import check_inputs, expand_inputs, resolve_policy
+from pipeline.report import summary_lines
+from pipeline.run import RunRequest, execute
+from schemas.model import action_name
+from transforms.keyring import write_new_keyring
+
+REFERENCE_POLICY = "lab-export-v1"
+
+
+def command_run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    request = RunRequest(
+        policy=args.policy,
+        inputs=args.input,
+        output=args.output,
+        keyring=args.keyring,
+        input_format=args.format,
+        encoding=args.encoding,
+        max_rejected_ratio=args.max_rejected_ratio,
+        beam_args=beam_args,
+    )
+    report = execute(request)
+    print("\n".join(summary_lines(report, os.path.abspath(args.output))))
+    return 0
+
+
+def command_check(args: argparse.Namespace, beam_args: list[str]) -> int:
+    policy = resolve_policy(args.policy)
+    actions = Counter(action_name(rule.action) for rule in policy.columns)
+    detail = ", ".join(f"{n} {action}" for action, n in sorted(actions.items()))
+    print(f"policy {policy.name} {policy.version} ok: {len(policy.columns)} columns ({detail})")
+    print(f"sha256 {policy.sha256}")
+    if args.input:
+        inputs = expand_inputs(args.input, args.format)
+        check_inputs(policy, inputs, args.encoding or policy.input.encoding)
+        for source in inputs:
+            print(f"input {source.path} ({source.format}): header matches the policy")
+    return 0
+
+
+def command_keygen(args: argparse.Namespace, beam_args: list[str]) -> int:
+    key_id = write_new_keyring(args.output)
+    print(f"keyring {os.path.abspath(args.output)} written (mode 0600), primary key {key_id}")
+    print("keep it on the source system only; back it up: tokens cannot be remade without it")
+    return 0
+
+
+def command_sample(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipeline.sample import write_sample
+
+    summary = write_sample(args.output, rows=args.rows, seed=args.seed, encoding=args.encoding)
+    print(
+        f"sample {os.path.abspath(args.output)}: {summary.rows:,} rows, "
+        f"{summary.patients:,} patients, {summary.requests:,} requests "
+        "(synthetic data, reference format lab-export-v1)"
+    )
+    return 0
+
+
+def command_demo(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipeline.sample import write_sample
+
+    workdir = tempfile.mkdtemp(prefix="pseudolab-demo-")
+    output = args.output or os.path.join(workdir, "output")
+    scratch = os.path.join(workdir, "scratch")
+    os.mkdir(scratch, 0o700)
+    try:
+        export = os.path.join(scratch, "lab-export.csv")
+        keyring = os.path.join(scratch, "keyring.json")
+        write_sample(export, rows=args.rows, seed=args.seed)
+        write_new_keyring(keyring)
+        print(f"demo: {args.rows:,} synthetic rows, a throwaway key, the {REFERENCE_POLICY} policy")
+        report = execute(
+            RunRequest(
+                policy=REFERENCE_POLICY,
+                inputs=[export],
+                output=output,
+                keyring=keyring,
+                beam_args=beam_args,
+            )
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # the clear sample and the key
+    print("\n".join(summary_lines(report, os.path.abspath(output))))
+    kept = [name for name, action in report["columns"].items() if action != "drop"]
+    print(f"published columns: {', '.join(report['outputs'])}")
+    print(f"from input columns: {', '.join(kept)}")
+    return 0
