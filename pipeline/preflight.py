@@ -51,6 +51,9 @@ def check_inputs(policy: Policy, inputs: tuple[InputFile, ...], encoding: str) -
         header = read_header(
             source.path, source.format, delimiter=policy.input.delimiter, encoding=encoding
         )
+        if source.format == "jsonl":
+            # JSON Lines omit null fields: only undeclared keys are a file-level error.
+            header = header + [name for name in policy.column_names if name not in header]
         check_header(policy, header, source.path)
 
 
