@@ -35,6 +35,7 @@ from schemas.model import (
     Prefix,
     Tokenise,
 )
+from schemas.privacy_loader import privacy_targets
 from schemas.yaml_nodes import (
     FLOAT_TAG,
     INT_TAG,
@@ -70,7 +71,16 @@ _COLUMN_REASON = "must be a column name (letters, digits and '_', not starting w
 _DOMAIN_REASON = "must be lower-case letters, digits, '_' or '-', starting with a letter"
 _ENCODING_REASON = "must name a text encoding Python knows (e.g. utf-8, cp1252)"
 
-TOP_FIELDS = ("pseudolab_policy", "name", "version", "description", "input", "columns", "output")
+TOP_FIELDS = (
+    "pseudolab_policy",
+    "name",
+    "version",
+    "description",
+    "input",
+    "columns",
+    "output",
+    "privacy",
+)
 INPUT_FIELDS = ("delimiter", "encoding", "date_format", "datetime_format", "decimal")
 COLUMN_FIELDS = ("name", "type", "action")
 ACTION_FIELDS: dict[str, tuple[str, ...]] = {
@@ -162,10 +172,12 @@ def _load(document: str, source: str, sha256: str) -> Policy:
     input_format = _input_format(top.get("input"), problems)
     entries = _columns(top.require("columns"), problems)
     outputs = _outputs(top.require("output"), entries, problems)
+    rules = tuple(entry.rule for entry in entries if entry.rule is not None) if entries else ()
+    privacy_node = top.get("privacy")
+    privacy = privacy_targets(privacy_node, problems, rules, outputs) if privacy_node else None
     if problems.items or name is None or version is None or entries is None:
         raise problems.error()
-    rules = tuple(entry.rule for entry in entries if entry.rule is not None)
-    return Policy(name, version, source, sha256, input_format, rules, outputs, description)
+    return Policy(name, version, source, sha256, input_format, rules, outputs, description, privacy)
 
 
 def _version(node: Node | None, problems: Problems) -> str | None:

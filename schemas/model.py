@@ -114,6 +114,34 @@ class InputFormat:
     decimal: str = ","
 
 
+ViolationStrategy = Literal["fail", "suppress", "generalise"]
+VIOLATION_STRATEGIES: tuple[str, ...] = ("fail", "suppress", "generalise")
+
+
+@dataclass(frozen=True)
+class GeneraliseStep:
+    """One step up a quasi-identifier's hierarchy: `column` (an output) becomes `to`.
+
+    `to` is a wider band width for age bands ("10"), "region" for départements,
+    "quarter" or "year" for months, or "suppressed" for any quasi-identifier.
+    """
+
+    column: str
+    to: str
+
+
+@dataclass(frozen=True)
+class PrivacyTargets:
+    subject: str  # output column whose distinct values are the people counted
+    quasi_identifiers: tuple[str, ...]
+    k: int
+    on_violation: ViolationStrategy = "fail"
+    max_suppressed_share: float = 0.05  # of subjects; above it the run fails
+    sensitive: tuple[str, ...] = ()
+    l: int | None = None  # noqa: E741 - the name of the measure
+    steps: tuple[GeneraliseStep, ...] = ()
+
+
 @dataclass(frozen=True)
 class Policy:
     name: str
@@ -124,6 +152,7 @@ class Policy:
     columns: tuple[ColumnRule, ...]
     outputs: tuple[str, ...]
     description: str = ""
+    privacy: PrivacyTargets | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
