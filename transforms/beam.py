@@ -62,10 +62,21 @@ class KeyringRef:
         return keyring
 
 
+# Provenance columns carried by published tables when a later pass needs them.
+SOURCE_FILE = "_pseudolab_source_file"
+SOURCE_ROW = "_pseudolab_source_row"
+
+
+def with_provenance(table: pa.Table, source_file: str, rows: pa.Array) -> pa.Table:
+    files = pa.repeat(pa.scalar(source_file), table.num_rows).cast(pa.string())
+    return table.append_column(SOURCE_FILE, files).append_column(SOURCE_ROW, rows)
+
+
 class _PseudonymiseFn(beam.DoFn):
-    def __init__(self, policy: Policy, keyring_ref: KeyringRef):
+    def __init__(self, policy: Policy, keyring_ref: KeyringRef, provenance: bool = False):
         self._policy = policy
         self._keyring_ref = keyring_ref
+        self._provenance = provenance
         self._applier: PolicyApplier | None = None
 
     def setup(self) -> None:
@@ -82,7 +93,11 @@ class _PseudonymiseFn(beam.DoFn):
                 applied.rejected_reason,
             )
         if applied.data.num_rows:
-            yield pa.Table.from_batches([applied.data])
+            table = pa.Table.from_batches([applied.data])
+            if self._provenance:
+                kept_rows = pc.take(element.rows, applied.kept_index).cast(pa.int64())
+                table = with_provenance(table, element.source_file, kept_rows)
+            yield table
         if rejected.num_rows:
             yield TaggedOutput(REJECTED, rejected)
         yield TaggedOutput(STATS, (("rows_out",), applied.data.num_rows))
@@ -96,9 +111,12 @@ class _PseudonymiseFn(beam.DoFn):
 
 
 class PseudonymiseBatches(beam.PTransform):
-    """SourceBatch -> published pa.Table (main), rejected pa.Table, stats (key, count)."""
+    """SourceBatch -> published pa.Table (main), rejected pa.Table, stats (key, count).
 
-    def __init__(self, policy: Policy, keyring_ref: KeyringRef):
+    With `provenance`, published tables also carry SOURCE_FILE and SOURCE_ROW.
+    """
+
+    def __init__(self, policy: Policy, keyring_ref: KeyringRef, provenance: bool = False):
         super().__init__()
         if not isinstance(policy, Policy):
             raise TypeError("policy must be a loaded schemas.model.Policy")
@@ -106,8 +124,9 @@ class PseudonymiseBatches(beam.PTransform):
             raise TypeError("keyring_ref must be a KeyringRef (a path, never key material)")
         self._policy = policy
         self._keyring_ref = keyring_ref
+        self._provenance = provenance
 
     def expand(self, batches):
         return batches | "Pseudonymise" >> beam.ParDo(
-            _PseudonymiseFn(self._policy, self._keyring_ref)
+            _PseudonymiseFn(self._policy, self._keyring_ref, self._provenance)
         ).with_outputs(REJECTED, STATS, main="data")

@@ -45,6 +45,7 @@ class AppliedBatch:
     rejected_index: pa.Array  # int64 positions in the input batch
     rejected_column: pa.Array  # string: the column that failed (None for a whole record)
     rejected_reason: pa.Array  # string: reason code
+    kept_index: pa.Array  # int64 positions of the published rows in the input batch
     flags: Counter = field(default_factory=Counter)  # (code, column) -> count
 
 
@@ -112,6 +113,7 @@ class PolicyApplier:
                 flags[(code, column)] += flagged
         indices = pc.indices_nonzero(rejected)
         return AppliedBatch(
+            kept_index=pc.indices_nonzero(keep_mask).cast(pa.int64()),
             data=data,
             rejected_index=indices.cast(pa.int64()),
             rejected_column=pc.take(reason_column, indices),

@@ -1,0 +1,103 @@
+"""Generalisation hierarchies of published quasi-identifiers.
+
+Age bands widen (5 -> 10 -> 20 years, `90+` kept), départements become régions,
+months become quarters then years, and any quasi-identifier can be suppressed
+(null). Level n of a policy is its first n steps applied in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas.model import AgeBand, Departement, Generalise, GeneraliseStep, Policy, YearMonth
+from transforms.privacy.regions import region_of
+
+SUPPRESSED = "suppressed"
+
+Mapper = Callable[[str], str | None]
+
+
+def _map_distinct(values: pa.Array, mapper: Mapper) -> pa.Array:
+    """Apply a Python function to each distinct value only (labels are few)."""
+    values = values.cast(pa.string())
+    encoded = values.dictionary_encode()
+    mapped = [mapper(value) for value in encoded.dictionary.to_pylist()]
+    return pc.take(pa.array(mapped, pa.string()), encoded.indices)
+
+
+def wider_band(label: str, width: int, top: int) -> str:
+    """'35-39' at width 10 -> '30-39'; the top-coded band ('90+') is unchanged."""
+    if label.endswith("+"):
+        return label
+    low = int(label.split("-", 1)[0]) // width * width
+    return f"{low}-{min(low + width, top) - 1}"
+
+
+def quarter(month: str) -> str:
+    """'2021-03' -> '2021-Q1'."""
+    year, number = month.split("-", 1)
+    return f"{year}-Q{(int(number) - 1) // 3 + 1}"
+
+
+def year_of(month: str) -> str:
+    return month.split("-", 1)[0]
+
+
+def step_kinds(operation: object) -> tuple[str, ...]:
+    """The `to` values a step may take on an output made by `operation`."""
+    if isinstance(operation, AgeBand):
+        return ("<wider width>", SUPPRESSED)
+    if isinstance(operation, Departement):
+        return ("region", SUPPRESSED)
+    if isinstance(operation, YearMonth):
+        return ("quarter", "year", SUPPRESSED)
+    return (SUPPRESSED,)
+
+
+def producing_operation(policy: Policy, output: str) -> object | None:
+    for rule in policy.columns:
+        action = rule.action
+        if isinstance(action, Generalise) and action.output == output:
+            return action.operation
+    return None
+
+
+def step_function(policy: Policy, step: GeneraliseStep) -> Callable[[pa.Array], pa.Array]:
+    """The array function of one step. The loader has checked the step is valid."""
+    if step.to == SUPPRESSED:
+        return lambda values: pa.nulls(len(values), values.type)
+    operation = producing_operation(policy, step.column)
+    if isinstance(operation, AgeBand):
+        width, top = int(step.to), operation.top
+        return lambda values: _map_distinct(values, lambda v: wider_band(v, width, top))
+    if isinstance(operation, Departement) and step.to == "region":
+        return lambda values: _map_distinct(values, region_of)
+    if isinstance(operation, YearMonth) and step.to in ("quarter", "year"):
+        mapper = quarter if step.to == "quarter" else year_of
+        return lambda values: _map_distinct(values, mapper)
+    raise ValueError(f"no hierarchy step to '{step.to}' for column '{step.column}'")
+
+
+class Hierarchy:
+    """The levels of a policy's privacy steps, applied to tables of published rows."""
+
+    def __init__(self, policy: Policy):
+        if policy.privacy is None:
+            raise ValueError("the policy declares no privacy targets")
+        self.steps = policy.privacy.steps
+        self._functions = [step_function(policy, step) for step in self.steps]
+
+    @property
+    def levels(self) -> int:
+        """Number of levels: 0 (as published) to len(steps)."""
+        return len(self.steps) + 1
+
+    def generalise(self, table: pa.Table, level: int) -> pa.Table:
+        for step, function in zip(self.steps[:level], self._functions[:level], strict=True):
+            index = table.schema.get_field_index(step.column)
+            column = table.column(index).combine_chunks()
+            table = table.set_column(index, table.schema.field(index), function(column))
+        return table
