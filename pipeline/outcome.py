@@ -30,12 +30,22 @@ class Outcome:
     def rows_in(self) -> int:
         return sum(self.rows_in_by_input.values())
 
+    rows_out_after_privacy: int | None = None  # counted by the privacy pass, if any
+
     @property
     def reconciled(self) -> bool:
-        return (
-            self.rows_in == self.rows_out + self.rows_rejected
-            and self.rows_out == self.rows_out_counted
+        counted = (
+            self.rows_out_counted
+            if self.rows_out_after_privacy is None
+            else self.rows_out_after_privacy
         )
+        return self.rows_in == self.rows_out + self.rows_rejected and self.rows_out == counted
+
+    @property
+    def input_rejected_ratio(self) -> float:
+        """Rows rejected for input problems; privacy suppression has its own cap."""
+        problems = self.rows_rejected - self.rejected_by_reason.get("k-anonymity", 0)
+        return problems / self.rows_in if self.rows_in else 0.0
 
 
 def _parquet_rows(paths: list[str]) -> int:
@@ -63,12 +73,15 @@ def read_outcome(staging: str, input_paths: list[str]) -> Outcome:
     """Counts from the reader and transform, and from the Parquet footers actually written."""
     rows_in = dict.fromkeys(input_paths, 0)
     rows_out_counted = 0
+    after_privacy: int | None = None
     flags: dict[str, dict[str, int]] = {}
     for key, count in _read_stats(staging):
         if key[0] == "rows_in":
             rows_in[key[1]] = rows_in.get(key[1], 0) + count
         elif key[0] == "rows_out":
             rows_out_counted += count
+        elif key[0] == "rows_out_after_privacy":
+            after_privacy = (after_privacy or 0) + count
         elif key[0] == "flag":
             flags.setdefault(key[1], {})[key[2]] = count
     data_files = sorted(glob.glob(os.path.join(staging, "data", "*.parquet")))
@@ -82,6 +95,7 @@ def read_outcome(staging: str, input_paths: list[str]) -> Outcome:
         flags=flags,
         data_files=[os.path.relpath(p, staging) for p in data_files],
         rejected_files=[os.path.relpath(p, staging) for p in rejected_files],
+        rows_out_after_privacy=after_privacy,
     )
 
 

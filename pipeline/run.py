@@ -16,11 +16,19 @@ from pipeline.io import ReadExport, ReadSettings, write_parquet
 from pipeline.options import build_options, describe_runner, make_runner
 from pipeline.outcome import STATS_DIR, read_outcome, remove_stats
 from pipeline.preflight import Preflight, run_preflight
+from pipeline.privacy_pass import (
+    enforce,
+    privacy_report,
+    read_measures,
+    remove_intermediates,
+    stage_and_measure,
+)
 from pipeline.publish import Staging
 from pipeline.report import RunInfo, build_report, write_report
 from schemas.errors import PseudolabError, PublicationRefused
 from transforms.beam import REJECTED, STATS, PseudonymiseBatches
 from transforms.policy_applier import output_schema
+from transforms.privacy.decision import decide
 from transforms.rejected import REJECTED_SCHEMA
 
 
@@ -69,15 +77,15 @@ def build_pipeline(pipeline: beam.Pipeline, preflight: Preflight, staging: str, 
         | "Inputs" >> beam.Create(list(preflight.inputs))
         | "Read export" >> ReadExport(settings)
     )
+    privacy = preflight.policy.privacy is not None
     applied = read.batches | "Apply policy" >> PseudonymiseBatches(
-        preflight.policy, preflight.keyring_ref
+        preflight.policy, preflight.keyring_ref, provenance=privacy
     )
-    write_parquet(
-        applied.data,
-        os.path.join(staging, "data"),
-        output_schema(preflight.policy).with_metadata(metadata),
-        "Write data",
-    )
+    schema = output_schema(preflight.policy).with_metadata(metadata)
+    if privacy:
+        stage_and_measure(applied.data, preflight.policy, staging, schema)
+    else:
+        write_parquet(applied.data, os.path.join(staging, "data"), schema, "Write data")
     rejected = (read[REJECTED], applied[REJECTED]) | "All rejected" >> beam.Flatten()
     write_parquet(
         rejected,
@@ -100,6 +108,25 @@ def _stat_line(entry: tuple[tuple, int]) -> str:
     return json.dumps([list(key), count])
 
 
+def _privacy_gate(preflight: Preflight, options, staging: str, run_id: str) -> dict:
+    """Decide from the first pass's measures, then run the enforcing second pass."""
+    policy = preflight.policy
+    measures = read_measures(staging)
+    decision = decide(measures, policy.privacy)
+    metadata = _schema_metadata(preflight, run_id)
+    pipeline = beam.Pipeline(runner=make_runner(options), options=options)
+    enforce(
+        pipeline,
+        policy,
+        decision,
+        staging,
+        output_schema(policy).with_metadata(metadata),
+        REJECTED_SCHEMA.with_metadata(metadata),
+    )
+    pipeline.run().wait_until_finish()
+    return privacy_report(policy, measures, decision)
+
+
 def execute(request: RunRequest) -> dict:
     """Run and publish; returns the report. Raises PseudolabError on any refusal."""
     started = datetime.now(timezone.utc)
@@ -117,15 +144,20 @@ def execute(request: RunRequest) -> dict:
         pipeline.run().wait_until_finish()
         timings["pipeline_s"] = time.perf_counter() - pipeline_clock
 
+        privacy = None
+        if preflight.policy.privacy is not None:
+            privacy = _privacy_gate(preflight, options, staging.path, run_id)
+            timings["privacy_s"] = time.perf_counter() - pipeline_clock - timings["pipeline_s"]
         outcome = read_outcome(staging.path, [source.path for source in preflight.inputs])
         remove_stats(staging.path)
+        remove_intermediates(staging.path)
         if not outcome.reconciled:
             raise ReconciliationFailed(
                 f"rows do not reconcile: in {outcome.rows_in}, out {outcome.rows_out}"
                 f" (transform counted {outcome.rows_out_counted}),"
                 f" rejected {outcome.rows_rejected}; nothing published"
             )
-        ratio = outcome.rows_rejected / outcome.rows_in if outcome.rows_in else 0.0
+        ratio = outcome.input_rejected_ratio
         if ratio > request.max_rejected_ratio:
             raise PublicationRefused(
                 f"rejected ratio {ratio:.4f} is above --max-rejected-ratio"
@@ -141,6 +173,8 @@ def execute(request: RunRequest) -> dict:
             max_rejected_ratio=request.max_rejected_ratio,
         )
         report = build_report(info, preflight.policy, preflight.inputs, outcome, timings)
+        if privacy is not None:
+            report["privacy"] = privacy
         write_report(staging.path, report)
         staging.publish()
     return report

@@ -1,0 +1,144 @@
+"""The privacy gate around a run: measure in the first pass, enforce in a second.
+
+The first pass stages published rows (with provenance) and measures their classes
+with a Beam combine. The launcher decides a level from the measures; the second
+pass generalises to that level, sends rows of failing classes to rejected/
+(`k-anonymity`) and writes the published data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.io.parquetio import ReadFromParquetBatched
+
+from pipeline.io import write_parquet
+from schemas.model import Policy
+from transforms.beam import REJECTED, SOURCE_FILE, SOURCE_ROW, STATS
+from transforms.privacy.beam import K_ANONYMITY, EnforcePrivacy, MeasureClasses
+from transforms.privacy.decision import Decision
+from transforms.privacy.measure import LevelMeasure
+
+STAGE_DIR = "_stage"
+PRIVACY_DIR = "_privacy"
+MEASURES_FILE = "measures.json"
+
+
+def staged_schema(schema: pa.Schema) -> pa.Schema:
+    return schema.append(pa.field(SOURCE_FILE, pa.string())).append(
+        pa.field(SOURCE_ROW, pa.int64())
+    )
+
+
+def stage_and_measure(data, policy: Policy, staging: str, schema: pa.Schema) -> None:
+    """First pass: stage published tables and write the class measures."""
+    write_parquet(data, os.path.join(staging, STAGE_DIR), staged_schema(schema), "Stage data")
+    (
+        data
+        | "Measure classes" >> MeasureClasses(policy)
+        | "Measures as JSON" >> beam.Map(_measures_json)
+        | "Write measures"
+        >> beam.io.WriteToText(
+            os.path.join(staging, PRIVACY_DIR, MEASURES_FILE), shard_name_template=""
+        )
+    )
+
+
+def _measures_json(measures: list[LevelMeasure]) -> str:
+    return json.dumps([dataclasses.asdict(measure) for measure in measures])
+
+
+def read_measures(staging: str) -> list[LevelMeasure]:
+    with open(os.path.join(staging, PRIVACY_DIR, MEASURES_FILE), encoding="utf-8") as handle:
+        raw = json.loads(handle.read())
+    measures = []
+    for entry in raw:
+        for sizes in ("class_sizes", "class_sizes_after"):
+            entry[sizes] = {int(size): count for size, count in entry[sizes].items()}
+        measures.append(LevelMeasure(**entry))
+    return measures
+
+
+def enforce(
+    pipeline: beam.Pipeline,
+    policy: Policy,
+    decision: Decision,
+    staging: str,
+    schema: pa.Schema,
+    rejected_schema: pa.Schema,
+) -> None:
+    """Second pass: staged tables -> data/ and k-anonymity rows in rejected/."""
+    staged = pipeline | "Read staged" >> ReadFromParquetBatched(
+        os.path.join(staging, STAGE_DIR, "*.parquet")
+    )
+    enforced = staged | EnforcePrivacy(policy, decision.level, decision.suppressed_classes, schema)
+    write_parquet(enforced.data, os.path.join(staging, "data"), schema, "Write data")
+    enforced[REJECTED] | "Write suppressed" >> beam.io.parquetio.WriteToParquetBatched(
+        file_path_prefix=os.path.join(staging, "rejected", K_ANONYMITY),
+        schema=rejected_schema,
+        codec="snappy",
+        file_name_suffix=".parquet",
+    )
+    (
+        enforced[STATS]
+        | "Sum enforcement stats" >> beam.CombinePerKey(sum)
+        | "Enforcement stats as JSON"
+        >> beam.Map(lambda entry: json.dumps([list(entry[0]), entry[1]]))
+        | "Write enforcement stats"
+        >> beam.io.WriteToText(
+            os.path.join(staging, "_stats", "privacy"), file_name_suffix=".jsonl"
+        )
+    )
+
+
+def remove_intermediates(staging: str) -> None:
+    for name in (STAGE_DIR, PRIVACY_DIR):
+        shutil.rmtree(os.path.join(staging, name), ignore_errors=True)
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 6) if whole else 0.0
+
+
+def privacy_report(policy: Policy, measures: list[LevelMeasure], decision: Decision) -> dict:
+    """The `privacy` section of report.json."""
+    targets = policy.privacy
+    assert targets is not None
+    before, after = measures[0], decision.measure
+    k_after = after.k_after
+    return {
+        "subject": targets.subject,
+        "quasi_identifiers": list(targets.quasi_identifiers),
+        "sensitive": list(targets.sensitive),
+        "k_target": targets.k,
+        "l_target": targets.l,
+        "strategy": targets.on_violation,
+        "max_suppressed_share": targets.max_suppressed_share,
+        "level": decision.level,
+        "steps_applied": [dataclasses.asdict(step) for step in targets.steps[: decision.level]],
+        "k_achieved": k_after,
+        "k_before": min(before.class_sizes) if before.class_sizes else 0,
+        "l_achieved": after.l_after,
+        "subjects": before.subjects,
+        "classes": {"before": before.classes, "after": after.classes - len(after.failing_classes)},
+        "class_sizes": {
+            "before": dict(sorted(before.class_sizes.items())),
+            "after": dict(sorted(after.class_sizes_after.items())),
+        },
+        "subjects_suppressed": after.failing_subjects,
+        "subjects_suppressed_share": _ratio(after.failing_subjects, after.subjects),
+        "rows_suppressed": after.failing_rows,
+        "unique_subjects_share": {
+            "before": _ratio(before.unique_subjects, before.subjects),
+            "after": _ratio(after.class_sizes_after.get(1, 0), after.subjects),
+        },
+        "prosecutor_risk": {
+            "max": round(1 / k_after, 6) if k_after else 0.0,
+            "average": round(after.average_risk_after, 6),
+        },
+    }
