@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--output", required=True)
     sample.add_argument("--encoding", default="utf-8")
 
+    report = commands.add_parser("report", help="print the summary of a published output")
+    report.add_argument("directory")
+
     demo = commands.add_parser("demo", help="sample + throwaway keyring + run, with a summary")
     demo.add_argument("--rows", type=_positive, default=20_000)
     demo.add_argument("--seed", type=int, default=0)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import tempfile
 from collections import Counter
 
 from pipeline.preflight import check_inputs, expand_inputs, resolve_policy
-from pipeline.report import summary_lines
+from pipeline.report import REPORT_NAME, summary_lines
+from pipeline.report_html import HTML_NAME
 from pipeline.run import RunRequest, execute
+from schemas.errors import UsageError
 from schemas.model import action_name
 from transforms.keyring import write_new_keyring
 
@@ -63,6 +66,21 @@ def command_sample(args: argparse.Namespace, beam_args: list[str]) -> int:
         f"{summary.patients:,} patients, {summary.requests:,} requests "
         "(synthetic data, reference format lab-export-v1)"
     )
+    return 0
+
+
+def command_report(args: argparse.Namespace, beam_args: list[str]) -> int:
+    path = os.path.join(args.directory, REPORT_NAME)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            report = json.load(handle)
+    except (OSError, ValueError):
+        raise UsageError(f"{path} is missing or not a pseudolab report") from None
+    print("\n".join(summary_lines(report, os.path.abspath(args.directory))))
+    for detail in report.get("column_details", []):
+        target = f" -> {detail['output']}" if detail.get("output") else ""
+        print(f"  {detail['input']}: {detail['action']}{target} ({detail['detail']})")
+    print(f"report for people: {os.path.join(os.path.abspath(args.directory), HTML_NAME)}")
     return 0
 
 

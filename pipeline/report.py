@@ -10,7 +10,20 @@ from dataclasses import dataclass
 from pipeline import __version__
 from pipeline.io import InputFile
 from pipeline.outcome import Outcome
-from schemas.model import Policy, action_name
+from schemas.model import (
+    AgeBand,
+    Bucket,
+    Departement,
+    Drop,
+    Generalise,
+    Keep,
+    Policy,
+    Prefix,
+    Tokenise,
+    Year,
+    YearMonth,
+    action_name,
+)
 
 REPORT_NAME = "report.json"
 
@@ -22,6 +35,47 @@ class RunInfo:
     runner: str
     started_at: str
     max_rejected_ratio: float
+
+
+def _operation_text(operation: object) -> str:
+    if isinstance(operation, AgeBand):
+        return (
+            f"age band of {operation.width} years at {operation.reference},"
+            f" {operation.top}+ top-coded"
+        )
+    if isinstance(operation, Bucket):
+        return f"intervals of {operation.width:g}" + (
+            f", {operation.top:g}+ top-coded" if operation.top is not None else ""
+        )
+    if isinstance(operation, Prefix):
+        return f"first {operation.length} characters"
+    texts = {Year: "year", YearMonth: "year and month", Departement: "département of the commune"}
+    return texts.get(type(operation), type(operation).__name__)
+
+
+def column_details(policy: Policy) -> list[dict]:
+    """What happens to each input column, in words a reviewer can check."""
+    details = []
+    for rule in policy.columns:
+        action = rule.action
+        output, detail = None, "not published"
+        if isinstance(action, Keep):
+            output, detail = action.output, f"published as is ({rule.type})"
+        elif isinstance(action, Tokenise):
+            output = action.output
+            refused = "row rejected" if action.on_invalid == "reject" else "null token"
+            detail = (
+                f"keyed token, normaliser {action.normaliser}, domain {action.domain};"
+                f" invalid value: {refused}"
+            )
+        elif isinstance(action, Generalise):
+            output, detail = action.output, _operation_text(action.operation)
+        elif not isinstance(action, Drop):
+            detail = ""
+        details.append(
+            {"input": rule.name, "action": action_name(action), "output": output, "detail": detail}
+        )
+    return details
 
 
 def build_report(
@@ -56,6 +110,7 @@ def build_report(
         "rejected_by_reason": outcome.rejected_by_reason,
         "flags": outcome.flags,
         "columns": {rule.name: action_name(rule.action) for rule in policy.columns},
+        "column_details": column_details(policy),
         "outputs": list(policy.outputs),
         "files": {"data": outcome.data_files, "rejected": outcome.rejected_files},
         "timings": {name: round(seconds, 3) for name, seconds in timings.items()},
@@ -96,5 +151,13 @@ def summary_lines(report: dict, output: str) -> list[str]:
     for code, columns in report["flags"].items():
         detail = ", ".join(f"{column} {n:,}" for column, n in columns.items())
         lines.append(f"flagged {code}: {detail}")
+    privacy = report.get("privacy")
+    if privacy:
+        lines.append(
+            f"privacy: k = {privacy['k_achieved']} (target {privacy['k_target']}),"
+            f" level {privacy['level']}, {privacy['subjects_suppressed']:,} of"
+            f" {privacy['subjects']:,} subjects suppressed, max risk"
+            f" {privacy['prosecutor_risk']['max']:.3f}"
+        )
     lines.append(f"output: {output} ({report['timings'].get('total_s', 0):.1f} s)")
     return lines

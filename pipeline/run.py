@@ -25,6 +25,7 @@ from pipeline.privacy_pass import (
 )
 from pipeline.publish import Staging
 from pipeline.report import RunInfo, build_report, write_report
+from pipeline.report_html import write_html
 from schemas.errors import PseudolabError, PublicationRefused
 from transforms.beam import REJECTED, STATS, PseudonymiseBatches
 from transforms.policy_applier import output_schema
@@ -176,5 +177,6 @@ def execute(request: RunRequest) -> dict:
         if privacy is not None:
             report["privacy"] = privacy
         write_report(staging.path, report)
+        write_html(staging.path, report)
         staging.publish()
     return report
