@@ -7,6 +7,7 @@ shown comes from report.json, which holds counts, names and codes, never values.
 from __future__ import annotations
 
 import html
+import math
 import os
 
 from schemas.errors import FLAG_REASONS, ROW_REASONS
@@ -72,22 +73,26 @@ def class_size_chart(before: dict, after: dict, k: int) -> str:
     first, second = bucket_counts(before), bucket_counts(after)
     width, height, left, bottom, top = 720, 300, 56, 48, 28
     plot_w, plot_h = width - left - 16, height - bottom - top
-    peak = max([*first, *second, 1])
+    decades = max(1, math.ceil(math.log10(max([*first, *second, 1]) + 1)))
     slot = plot_w / len(SIZE_BUCKETS)
     bar = slot * 0.36
+
+    def scaled(value: int) -> float:  # log scale: both phases stay visible
+        return plot_h * math.log10(value + 1) / decades
+
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" aria-label="Classes per size, before and after">',
         f'<text x="{left}" y="16" font-size="13" fill="#1b1f24">Number of classes by size'
-        " (distinct subjects per class)</text>",
+        " (distinct subjects per class; log scale)</text>",
     ]
-    for tick in range(5):
-        value = peak * tick / 4
-        y = top + plot_h - plot_h * tick / 4
+    for decade in range(decades + 1):
+        y = top + plot_h - plot_h * decade / decades
+        label = 0 if decade == 0 else 10**decade
         parts.append(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eaeef2"/>'
             f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" '
-            f'fill="#57606a">{value:.0f}</text>'
+            f'fill="#57606a">{label:,}</text>'
         )
     for index, (low, high) in enumerate(SIZE_BUCKETS):
         x = left + slot * index + slot * 0.14
@@ -96,7 +101,7 @@ def class_size_chart(before: dict, after: dict, k: int) -> str:
             (0, first[index], "#cf222e" if below_k else "#8c959f", "before"),
             (bar, second[index], "#1a7f37", "after"),
         ):
-            h = plot_h * value / peak
+            h = scaled(value)
             y = top + plot_h - h
             parts.append(
                 f'<rect x="{x + offset:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
@@ -227,11 +232,12 @@ def render_html(report: dict) -> str:
         f"<p>Rejected share {ratio:.3%}. Every input row is either published or"
         " rejected: rows in = rows published + rows rejected, checked by the run.</p>"
         f"<h2>What came in</h2>{inputs}"
+        f"{privacy}"
         f"<h2>What happened to each column</h2>{columns}"
         f"<h2>Rejected rows by reason</h2>{rejected}"
         '<p class="muted">rejected/ lists each rejected row\'s file, row number and reason,'
         " never its values.</p>"
-        f"{flag_html}{privacy}"
+        f"{flag_html}"
         "</body></html>\n"
     )
 
