@@ -13,7 +13,7 @@ from schemas.header import check_header
 from schemas.loader import load_policy, shipped_policy_path
 from schemas.model import Policy
 from transforms.beam import KeyringRef
-from transforms.keyring import load_keyring
+from transforms.keyring import ENV_PREFIX, load_keyring
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,10 @@ def run_preflight(
     """Policy first (exit 2), then the keyring (exit 2), then every input header (exit 3)."""
     policy = resolve_policy(policy_name)
     keyring = load_keyring(keyring_path)
-    keyring_ref = KeyringRef(os.path.abspath(keyring_path), keyring.primary_id)
+    location = (
+        keyring_path if keyring_path.startswith(ENV_PREFIX) else os.path.abspath(keyring_path)
+    )
+    keyring_ref = KeyringRef(location, keyring.primary_id)
     chosen_encoding = encoding or policy.input.encoding
     inputs = expand_inputs(input_patterns, explicit_format)
     check_inputs(policy, inputs, chosen_encoding)

@@ -41,7 +41,7 @@ INPUT_REASONS: dict[str, str] = {
 }
 
 KEY_REASONS: dict[str, str] = {
-    "keyring-missing": "keyring {path} does not exist",
+    "keyring-missing": "keyring {path} does not exist or is not set",
     "keyring-permissions": "keyring {path} is open to group or others (mode {mode}): chmod 600",
     "keyring-invalid": "keyring {path} is not a valid pseudolab keyring: {reason}",
     "keyring-weak-key": "keyring {path}: key '{key_id}' is not 32 random bytes",

@@ -140,10 +140,30 @@ def parse_keyring(data: bytes, source: str) -> Keyring:
     return Keyring(source=source, primary_id=primary, keys=tuple(keys))
 
 
-def load_keyring(path: str | os.PathLike) -> Keyring:
-    """Load and validate a keyring file; refuse one others can read."""
-    path = os.fspath(path)
-    return parse_keyring(_read_private_file(path), path)
+ENV_PREFIX = "env:"
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
+
+
+def _read_environment(source: str) -> bytes:
+    name = source[len(ENV_PREFIX) :]
+    if not _ENV_NAME.match(name):
+        raise _refuse("keyring-invalid", source, reason="not an environment variable name")
+    value = os.environ.get(name)
+    if value is None:
+        raise _refuse("keyring-missing", source)
+    data = value.encode("utf-8")
+    if len(data) > MAX_KEYRING_BYTES:
+        raise _refuse("keyring-invalid", source, reason="larger than 64 KiB")
+    return data
+
+
+def load_keyring(source: str | os.PathLike) -> Keyring:
+    """Load and validate a keyring: a file (refused if others can read it), or
+    `env:NAME`, an environment variable holding the same JSON (for schedulers)."""
+    source = os.fspath(source)
+    if source.startswith(ENV_PREFIX):
+        return parse_keyring(_read_environment(source), source)
+    return parse_keyring(_read_private_file(source), source)
 
 
 def new_key_id(now: datetime | None = None) -> str:

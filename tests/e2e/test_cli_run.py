@@ -44,7 +44,14 @@ def policy_without_privacy_gate(directory: Path) -> Path:
     return path
 
 
-def run(export: Path, output: Path, keyring: Path, *extra: str, policy: str = "lab-export-v1"):
+def run(
+    export: Path,
+    output: Path,
+    keyring: Path | str,
+    *extra: str,
+    policy: str = "lab-export-v1",
+    env: dict | None = None,
+):
     return pseudolab(
         "run",
         "--policy",
@@ -56,6 +63,7 @@ def run(export: Path, output: Path, keyring: Path, *extra: str, policy: str = "l
         "--keyring",
         str(keyring),
         *extra,
+        env=env,
     )
 
 
@@ -235,3 +243,19 @@ def test_demo_runs_and_summarises(tmp_path):
     assert "rows in 2,000" in result.stdout
     assert "tokenised" in result.stdout and "dropped" in result.stdout
     assert (tmp_path / "demo" / "_SUCCESS").exists()
+
+
+def test_keyring_from_environment_gives_the_same_tokens(tmp_path, canary_export, keyring):
+    secret_document = keyring.read_text()
+    secret = json.loads(secret_document)["keys"][0]["secret"]
+    from_file, from_env = tmp_path / "file", tmp_path / "env"
+    assert run(canary_export, from_file, keyring).code == 0
+    result = run(
+        canary_export,
+        from_env,
+        "env:PSEUDOLAB_KEYRING",
+        env={"PSEUDOLAB_KEYRING": secret_document},
+    )
+    assert result.code == 0, result.stderr
+    assert sorted_data(from_file).equals(sorted_data(from_env))
+    assert secret not in everything_written(from_env) + result.console

@@ -123,3 +123,24 @@ def test_key_material_hidden_from_repr_and_pickle():
     keyring = parse_keyring(json.dumps(_document()).encode(), "k.json")
     with pytest.raises(TypeError):
         pickle.dumps(keyring)
+
+
+def test_keyring_from_environment_variable(monkeypatch):
+    monkeypatch.setenv("PSEUDOLAB_TEST_KEYRING", json.dumps(_document()))
+    keyring = load_keyring("env:PSEUDOLAB_TEST_KEYRING")
+    assert keyring.primary.material == SECRET
+
+
+def test_environment_keyring_errors_name_the_variable_not_its_value(monkeypatch):
+    document = _document(primary="k9")
+    monkeypatch.setenv("PSEUDOLAB_TEST_KEYRING", json.dumps(document))
+    with pytest.raises(KeyringError) as caught:
+        load_keyring("env:PSEUDOLAB_TEST_KEYRING")
+    assert "env:PSEUDOLAB_TEST_KEYRING" in str(caught.value)
+    assert document["keys"][0]["secret"] not in str(caught.value)
+    monkeypatch.delenv("PSEUDOLAB_TEST_KEYRING")
+    with pytest.raises(KeyringError) as caught:
+        load_keyring("env:PSEUDOLAB_TEST_KEYRING")
+    assert caught.value.code == "keyring-missing"
+    with pytest.raises(KeyringError):
+        load_keyring("env:not a name")
