@@ -24,6 +24,7 @@ POLICY_REASONS: dict[str, str] = {
     "unknown-action": "column '{column}' has unknown action '{value}'",
     "unknown-normaliser": "column '{column}' has unknown normaliser '{value}'",
     "unknown-operation": "column '{column}' has unknown operation '{value}'",
+    "unknown-format": "column '{column}' has unknown fpe format '{value}' (digits or nir)",
     "type-mismatch": "operation '{value}' does not apply to column '{column}' of type {type}",
     "unknown-reference": "column '{column}' refers to '{value}', not a declared date column",
     "duplicate-output": "output column '{column}' is produced more than once",

@@ -20,6 +20,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from schemas.errors import PolicyError, policy_problem
 from schemas.model import (
     COLUMN_TYPES,
+    FPE_FORMATS,
     NORMALISERS,
     OPERATIONS,
     Action,
@@ -27,9 +28,12 @@ from schemas.model import (
     Bucket,
     ColumnRule,
     Drop,
+    Encrypt,
+    Fpe,
     Generalise,
     InputFormat,
     Keep,
+    KeyedAction,
     Operation,
     Policy,
     Prefix,
@@ -80,6 +84,7 @@ TOP_FIELDS = (
     "columns",
     "output",
     "privacy",
+    "recipient",
 )
 INPUT_FIELDS = ("delimiter", "encoding", "date_format", "datetime_format", "decimal")
 COLUMN_FIELDS = ("name", "type", "action")
@@ -88,7 +93,10 @@ ACTION_FIELDS: dict[str, tuple[str, ...]] = {
     "drop": (),
     "tokenise": ("normaliser", "domain", "on_invalid", "flag_as", "as"),
     "generalise": ("operation", "as"),
+    "encrypt": ("normaliser", "domain", "on_invalid", "flag_as", "as"),
+    "fpe": ("format", "domain", "on_invalid", "flag_as", "as"),
 }
+KEYED = ("tokenise", "encrypt", "fpe")
 OPERATION_FIELDS: dict[str, tuple[str, ...]] = {
     "year": (),
     "year_month": (),
@@ -172,12 +180,15 @@ def _load(document: str, source: str, sha256: str) -> Policy:
     input_format = _input_format(top.get("input"), problems)
     entries = _columns(top.require("columns"), problems)
     outputs = _outputs(top.require("output"), entries, problems)
+    recipient = top.pattern("recipient", POLICY_NAME, _NAME_REASON)
     rules = tuple(entry.rule for entry in entries if entry.rule is not None) if entries else ()
     privacy_node = top.get("privacy")
     privacy = privacy_targets(privacy_node, problems, rules, outputs) if privacy_node else None
     if problems.items or name is None or version is None or entries is None:
         raise problems.error()
-    return Policy(name, version, source, sha256, input_format, rules, outputs, description, privacy)
+    return Policy(
+        name, version, source, sha256, input_format, rules, outputs, description, privacy, recipient
+    )
 
 
 def _version(node: Node | None, problems: Problems) -> str | None:
@@ -300,15 +311,15 @@ def _column(node: Node, index: int, problems: Problems) -> _Entry:
         operation = fields.choice("operation", OPERATIONS, "unknown-operation", label, True)
         allowed += OPERATION_FIELDS[operation] if operation else _ANY_OPERATION_FIELD
     fields.reject_unknown(allowed)
-    _check_type(fields, entry, label, "tokenise" if action == "tokenise" else operation)
+    _check_type(fields, entry, label, "tokenise" if action in KEYED else operation)
     output = None if action == "drop" else _output(fields, entry)
     built: Action | None = None
     if action == "drop":
         built = Drop()
     elif action == "keep" and output is not None:
         built = Keep(output)
-    elif action == "tokenise":
-        built = _tokenise(fields, entry, label, output)
+    elif action in KEYED:
+        built = _keyed(action, fields, entry, label, output)
     elif operation is not None:
         built_operation = _operation(operation, fields, entry)
         if output is not None and built_operation is not None:
@@ -347,8 +358,14 @@ def _output(fields: Fields, entry: _Entry) -> str | None:
     return output
 
 
-def _tokenise(fields: Fields, entry: _Entry, label: str, output: str | None) -> Tokenise | None:
-    normaliser = fields.choice("normaliser", NORMALISERS, "unknown-normaliser", label, True)
+def _keyed(
+    action: str, fields: Fields, entry: _Entry, label: str, output: str | None
+) -> KeyedAction | None:
+    """A tokenise, encrypt or fpe rule: a normaliser (or FPE format), a domain, options."""
+    if action == "fpe":
+        kind = fields.choice("format", FPE_FORMATS, "unknown-format", label, True)
+    else:
+        kind = fields.choice("normaliser", NORMALISERS, "unknown-normaliser", label, True)
     domain = fields.pattern("domain", DOMAIN, _DOMAIN_REASON, required=True)
     on_invalid: str | None = "null"
     on_invalid_node = fields.get("on_invalid")
@@ -361,9 +378,10 @@ def _tokenise(fields: Fields, entry: _Entry, label: str, output: str | None) -> 
         return None
     if flag is not None and flag_node is not None:
         entry.produced.append((flag, flag_node))
-    if output is None or normaliser is None or domain is None or on_invalid is None:
+    if output is None or kind is None or domain is None or on_invalid is None:
         return None
-    return Tokenise(output, normaliser, domain, on_invalid, flag)  # type: ignore[arg-type]
+    built = {"tokenise": Tokenise, "encrypt": Encrypt, "fpe": Fpe}[action]
+    return built(output, kind, domain, on_invalid, flag)  # type: ignore[arg-type]
 
 
 def _operation(name: str, fields: Fields, entry: _Entry) -> Operation | None:

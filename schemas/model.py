@@ -37,6 +37,32 @@ class Tokenise:
 
 
 @dataclass(frozen=True)
+class Encrypt:
+    """Deterministic, reversible AES-SIV token of the normalised value."""
+
+    output: str
+    normaliser: Normaliser
+    domain: str
+    on_invalid: InvalidPolicy = "null"
+    flag_output: str | None = None
+
+
+FpeFormat = Literal["digits", "nir"]
+FPE_FORMATS: tuple[str, ...] = ("digits", "nir")
+
+
+@dataclass(frozen=True)
+class Fpe:
+    """Format-preserving encryption (FF1): digits stay digits, a NIR stays NIR-shaped."""
+
+    output: str
+    format: FpeFormat
+    domain: str
+    on_invalid: InvalidPolicy = "null"
+    flag_output: str | None = None
+
+
+@dataclass(frozen=True)
 class Year:
     pass
 
@@ -88,13 +114,22 @@ class Generalise:
     operation: Operation
 
 
-Action = Keep | Drop | Tokenise | Generalise
+Action = Keep | Drop | Tokenise | Generalise | Encrypt | Fpe
+KeyedAction = Tokenise | Encrypt | Fpe
+KEYED_ACTIONS: tuple[type, ...] = (Tokenise, Encrypt, Fpe)
+
+_ACTION_NAMES: dict[type, str] = {
+    Keep: "keep",
+    Drop: "drop",
+    Tokenise: "tokenise",
+    Generalise: "generalise",
+    Encrypt: "encrypt",
+    Fpe: "fpe",
+}
 
 
 def action_name(action: Action) -> str:
-    return {Keep: "keep", Drop: "drop", Tokenise: "tokenise", Generalise: "generalise"}[
-        type(action)
-    ]
+    return _ACTION_NAMES[type(action)]
 
 
 @dataclass(frozen=True)
@@ -153,6 +188,8 @@ class Policy:
     outputs: tuple[str, ...]
     description: str = ""
     privacy: PrivacyTargets | None = None
+    # Tokens for different recipients differ: the recipient enters every key derivation.
+    recipient: str | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:

@@ -26,6 +26,8 @@ from schemas.model import (
     Bucket,
     Departement,
     Drop,
+    Encrypt,
+    Fpe,
     Generalise,
     InputFormat,
     Keep,
@@ -385,6 +387,28 @@ def test_unknown_normaliser() -> None:
     ]
 
 
+def test_encrypt_and_fpe_actions() -> None:
+    encrypt = VALID.replace("action: tokenise", "action: encrypt")
+    rule = load_policy_text(encrypt, "p.yaml").rule("id")
+    assert rule.action == Encrypt("id_token", "exact", "patient", "null", None)
+    fpe = VALID.replace("action: tokenise", "action: fpe").replace(
+        "normaliser: exact", "format: nir"
+    )
+    assert load_policy_text(fpe, "p.yaml").rule("id").action == Fpe("id_token", "nir", "patient")
+
+
+def test_unknown_format() -> None:
+    text = VALID.replace("action: tokenise", "action: fpe").replace(
+        "normaliser: exact", "format: letters"
+    )
+    assert problems(text) == [(7, "unknown-format")]
+
+
+def test_recipient_is_kept_and_checked() -> None:
+    assert load_policy_text(VALID + "recipient: inserm-u123\n", "p.yaml").recipient == "inserm-u123"
+    assert problems(VALID + "recipient: Not Valid\n") == [(22, "invalid-value")]
+
+
 def test_unknown_operation() -> None:
     text = VALID.replace("operation: year_month", "operation: month")
     assert problems(text) == [(18, "unknown-operation")]
@@ -442,6 +466,7 @@ def test_every_policy_code_is_tested() -> None:
         "unknown-action",
         "unknown-normaliser",
         "unknown-operation",
+        "unknown-format",
         "type-mismatch",
         "unknown-reference",
         "duplicate-output",
