@@ -47,6 +47,8 @@ KEY_REASONS: dict[str, str] = {
     "keyring-invalid": "keyring {path} is not a valid pseudolab keyring: {reason}",
     "keyring-weak-key": "keyring {path}: key '{key_id}' is not 32 random bytes",
     "keyring-primary": "keyring {path}: {reason}",
+    "keyring-destroyed": "keyring {path}: key '{key_id}' was destroyed: what it made stays sealed",
+    "keyring-unknown-key": "keyring {path} has no key '{key_id}'",
 }
 
 # Row-level reasons, written to rejected/ with the file and row, never the values.

@@ -59,15 +59,32 @@ class SecretKey:
         return hash(self.key_id)
 
 
+KEY_STATES = ("active", "retired", "destroyed")
+
+
 @dataclass(frozen=True)
 class Keyring:
+    """Keys by id. New runs use the primary (active); retired keys still decrypt and
+    build crosswalks; destroyed keys are listed without material and refused."""
+
     source: str
     primary_id: str
     keys: tuple[SecretKey, ...]
+    retired: frozenset[str] = frozenset()
+    destroyed: frozenset[str] = frozenset()
 
     @property
     def primary(self) -> SecretKey:
-        return next(key for key in self.keys if key.key_id == self.primary_id)
+        return self.key(self.primary_id)
+
+    def key(self, key_id: str) -> SecretKey:
+        """The key with this id; a destroyed or unknown id is refused clearly."""
+        if key_id in self.destroyed:
+            raise KeyringError("keyring-destroyed", path=self.source, key_id=key_id[:64])
+        for key in self.keys:
+            if key.key_id == key_id:
+                return key
+        raise KeyringError("keyring-unknown-key", path=self.source, key_id=key_id[:64])
 
     def __reduce__(self):
         raise TypeError("a keyring must not be pickled: pass its path and load it in setup()")
@@ -121,23 +138,47 @@ def parse_keyring(data: bytes, source: str) -> Keyring:
     if not isinstance(entries, list) or not entries:
         raise _refuse("keyring-invalid", source, reason="no keys")
     keys: list[SecretKey] = []
+    seen: set[str] = set()
+    retired: set[str] = set()
+    destroyed: set[str] = set()
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
             raise _refuse("keyring-invalid", source, reason="a key has no id")
         key_id = entry["id"]
         if not _KEY_ID.match(key_id):
             raise _refuse("keyring-invalid", source, reason="a key id is not a short identifier")
-        if any(key.key_id == key_id for key in keys):
+        if key_id in seen:
             raise _refuse("keyring-invalid", source, reason=f"key id '{key_id}' is repeated")
+        seen.add(key_id)
+        status = entry.get("status", "active")
+        if status not in KEY_STATES:
+            raise _refuse("keyring-invalid", source, reason=f"key '{key_id}' has an unknown status")
+        if status == "destroyed":
+            if entry.get("secret"):
+                raise _refuse(
+                    "keyring-invalid", source, reason=f"destroyed key '{key_id}' has a secret"
+                )
+            destroyed.add(key_id)
+            continue
+        if status == "retired":
+            retired.add(key_id)
         keys.append(SecretKey(key_id, _decode_secret(source, key_id, entry.get("secret"))))
     primary = document.get("primary")
     if isinstance(primary, list):
         raise _refuse("keyring-primary", source, reason="several primary keys")
     if not isinstance(primary, str) or not primary:
         raise _refuse("keyring-primary", source, reason="no primary key")
+    if primary in retired or primary in destroyed:
+        raise _refuse("keyring-primary", source, reason=f"primary '{primary[:64]}' is not active")
     if not any(key.key_id == primary for key in keys):
         raise _refuse("keyring-primary", source, reason=f"primary '{primary[:64]}' is not a key")
-    return Keyring(source=source, primary_id=primary, keys=tuple(keys))
+    return Keyring(
+        source=source,
+        primary_id=primary,
+        keys=tuple(keys),
+        retired=frozenset(retired),
+        destroyed=frozenset(destroyed),
+    )
 
 
 ENV_PREFIX = "env:"
@@ -171,25 +212,21 @@ def new_key_id(now: datetime | None = None) -> str:
     return f"k{now:%Y%m%d}-{secrets.token_hex(3)}"
 
 
-def write_new_keyring(path: str | os.PathLike) -> str:
-    """Create a keyring with one fresh primary key, mode 0600. Refuse to overwrite."""
-    path = os.fspath(path)
-    now = datetime.now(timezone.utc)
-    key_id = new_key_id(now)
-    document = {
-        "pseudolab_keyring": 1,
-        "primary": key_id,
-        "keys": [
-            {
-                "id": key_id,
-                "created": now.replace(microsecond=0).isoformat(),
-                "secret": base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii"),
-            }
-        ],
+def _new_entry(now: datetime) -> dict:
+    return {
+        "id": new_key_id(now),
+        "created": now.replace(microsecond=0).isoformat(),
+        "status": "active",
+        "secret": base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii"),
     }
+
+
+def _write_private(path: str, document: dict, *, exclusive: bool) -> None:
+    """Write JSON with mode 0600: exclusively for a new file, else by atomic replacement."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    target = path if exclusive else f"{path}.{secrets.token_hex(4)}.tmp"
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise _refuse(
             "keyring-invalid", path, reason="file exists; refusing to overwrite"
@@ -197,5 +234,54 @@ def write_new_keyring(path: str | os.PathLike) -> str:
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump(document, handle, indent=2)
         handle.write("\n")
-    os.chmod(path, 0o600)
-    return key_id
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(target, 0o600)
+    if not exclusive:
+        os.replace(target, path)
+
+
+def write_new_keyring(path: str | os.PathLike) -> str:
+    """Create a keyring with one fresh primary key, mode 0600. Refuse to overwrite."""
+    path = os.fspath(path)
+    entry = _new_entry(datetime.now(timezone.utc))
+    document = {"pseudolab_keyring": 1, "primary": entry["id"], "keys": [entry]}
+    _write_private(path, document, exclusive=True)
+    return entry["id"]
+
+
+def _edit_keyring(path: str) -> dict:
+    load_keyring(path)  # validates, permissions included
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def add_primary_key(path: str | os.PathLike) -> tuple[str, str]:
+    """Rotate: a fresh key becomes primary, the old primary is retired. (old id, new id)."""
+    path = os.fspath(path)
+    document = _edit_keyring(path)
+    old = document["primary"]
+    for entry in document["keys"]:
+        if entry["id"] == old:
+            entry["status"] = "retired"
+    entry = _new_entry(datetime.now(timezone.utc))
+    document["keys"].append(entry)
+    document["primary"] = entry["id"]
+    _write_private(path, document, exclusive=False)
+    return old, entry["id"]
+
+
+def destroy_key(path: str | os.PathLike, key_id: str) -> None:
+    """Erase a retired key's secret for good: what only it could decrypt is lost."""
+    path = os.fspath(path)
+    document = _edit_keyring(path)
+    if key_id == document["primary"]:
+        raise _refuse("keyring-primary", path, reason="the primary key cannot be destroyed")
+    for entry in document["keys"]:
+        if entry["id"] == key_id:
+            entry["status"] = "destroyed"
+            entry.pop("secret", None)
+            entry["destroyed"] = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+            _write_private(path, document, exclusive=False)
+            return
+    raise KeyringError("keyring-unknown-key", path=path, key_id=key_id[:64])

@@ -144,3 +144,42 @@ def test_environment_keyring_errors_name_the_variable_not_its_value(monkeypatch)
     assert caught.value.code == "keyring-missing"
     with pytest.raises(KeyringError):
         load_keyring("env:not a name")
+
+
+def test_rotation_retires_the_old_primary_and_keeps_it_usable(tmp_path):
+    from transforms.keyring import add_primary_key
+
+    path = tmp_path / "k.json"
+    first = write_new_keyring(path)
+    old, new = add_primary_key(path)
+    assert old == first and new != first
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    keyring = load_keyring(path)
+    assert keyring.primary_id == new
+    assert keyring.retired == {first}
+    assert keyring.key(first).material != keyring.primary.material
+
+
+def test_destroyed_key_is_refused_with_a_clear_message(tmp_path):
+    from transforms.keyring import add_primary_key, destroy_key
+
+    path = tmp_path / "k.json"
+    first = write_new_keyring(path)
+    add_primary_key(path)
+    secret = json.loads(path.read_text())["keys"][0]["secret"]
+    destroy_key(path, first)
+    assert secret not in path.read_text()
+    keyring = load_keyring(path)
+    with pytest.raises(KeyringError) as caught:
+        keyring.key(first)
+    assert caught.value.code == "keyring-destroyed"
+    with pytest.raises(KeyringError):
+        destroy_key(path, keyring.primary_id)  # never the primary
+
+
+def test_primary_must_be_active():
+    document = _document()
+    document["keys"][0]["status"] = "retired"
+    with pytest.raises(KeyringError) as caught:
+        parse_keyring(json.dumps(document).encode(), "k.json")
+    assert caught.value.code == "keyring-primary"
