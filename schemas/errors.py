@@ -63,6 +63,7 @@ ROW_REASONS: dict[str, str] = {
     "invalid-number": "a field declared number is not a number",
     "invalid-nir": "the NIR fails validation and the policy rejects such rows",
     "empty-after-normalisation": "a tokenised value is empty once normalised (policy: reject)",
+    "too-short-for-fpe": "fewer than 6 digits to encrypt with fpe (policy: reject)",
     "birth-after-reference": "the birth date is after the reference date",
 }
 
@@ -71,6 +72,7 @@ FLAG_REASONS: dict[str, str] = {
     "invalid-nir": "NIR failed validation: null token published",
     "invalid-insee-code": "not an INSEE commune code: null département published",
     "empty-after-normalisation": "value empty once normalised: null token published",
+    "too-short-for-fpe": "fewer than 6 digits for fpe: null published",
 }
 
 

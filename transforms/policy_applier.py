@@ -13,14 +13,36 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.model import AgeBand, ColumnRule, Drop, Generalise, Keep, Policy, Tokenise
+from schemas.model import (
+    KEYED_ACTIONS,
+    AgeBand,
+    ColumnRule,
+    Drop,
+    Encrypt,
+    Fpe,
+    Generalise,
+    Keep,
+    Policy,
+    Tokenise,
+)
 from transforms.casting import OUTPUT_TYPES, cast_column
+from transforms.fpe import derive_fpe_key
 from transforms.keyring import Keyring
 from transforms.operations import GENERALISE_OUTPUT_TYPES, generalise_apply
+from transforms.operations import encrypt as encrypt_op
+from transforms.operations import format_preserving as fpe_op
 from transforms.operations import keep as keep_op
 from transforms.operations import tokenise as tokenise_op
 from transforms.operations.result import OperationResult
+from transforms.siv import SivCipher
 from transforms.tokeniser import Tokeniser
+
+FPE_TWEAK = b""
+
+
+def key_domain(domain: str, recipient: str | None) -> str:
+    """The domain keys are derived for: the recipient, if any, is part of it."""
+    return domain if recipient is None else f"{domain}@{recipient}"
 
 
 def output_schema(policy: Policy) -> pa.Schema:
@@ -30,7 +52,7 @@ def output_schema(policy: Policy) -> pa.Schema:
         action = rule.action
         if isinstance(action, Keep):
             types[action.output] = OUTPUT_TYPES[rule.type]
-        elif isinstance(action, Tokenise):
+        elif isinstance(action, KEYED_ACTIONS):
             types[action.output] = pa.string()
             if action.flag_output:
                 types[action.flag_output] = pa.bool_()
@@ -56,11 +78,20 @@ class PolicyApplier:
         self.policy = policy
         self.schema = output_schema(policy)
         key = keyring.primary
-        self._tokenisers = {
-            rule.action.domain: Tokeniser(key, rule.action.domain)
-            for rule in policy.columns
-            if isinstance(rule.action, Tokenise)
-        }
+        self._tokenisers: dict[str, Tokeniser] = {}
+        self._ciphers: dict[str, SivCipher] = {}
+        self._fpe_keys: dict[str, bytes] = {}
+        for rule in policy.columns:
+            action = rule.action
+            if not isinstance(action, KEYED_ACTIONS):
+                continue
+            domain = key_domain(action.domain, policy.recipient)
+            if isinstance(action, Tokenise) and domain not in self._tokenisers:
+                self._tokenisers[domain] = Tokeniser(key, domain)
+            elif isinstance(action, Encrypt):
+                self._ciphers[rule.name] = SivCipher(key, domain, rule.name)
+            elif isinstance(action, Fpe):
+                self._fpe_keys[rule.name] = derive_fpe_key(key, domain)
         referenced = {
             rule.action.operation.reference
             for rule in policy.columns
@@ -94,7 +125,7 @@ class PolicyApplier:
             _collect(reasons, result, rule.name)
             if result.flagged is not None:
                 flag_masks.append((result.flagged, rule.name, result.flag_code or "flagged"))
-            if isinstance(rule.action, Tokenise) and rule.action.flag_output:
+            if isinstance(rule.action, KEYED_ACTIONS) and rule.action.flag_output:
                 no_flags = pa.repeat(pa.scalar(False), count)
                 outputs[rule.action.flag_output] = (
                     result.flagged if result.flagged is not None else no_flags
@@ -126,8 +157,13 @@ class PolicyApplier:
         if isinstance(action, Keep):
             return keep_op.apply(typed[rule.name], action)
         if isinstance(action, Tokenise):
-            tokeniser = self._tokenisers[action.domain]
+            tokeniser = self._tokenisers[key_domain(action.domain, self.policy.recipient)]
             return tokenise_op.apply(typed[rule.name], action, tokeniser=tokeniser)
+        if isinstance(action, Encrypt):
+            return encrypt_op.apply(typed[rule.name], action, cipher=self._ciphers[rule.name])
+        if isinstance(action, Fpe):
+            key = self._fpe_keys[rule.name]
+            return fpe_op.apply(typed[rule.name], action, key=key, tweak=FPE_TWEAK)
         if isinstance(action, Generalise):
             return generalise_apply(typed[rule.name], action.operation, typed)
         return None

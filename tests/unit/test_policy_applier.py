@@ -99,3 +99,30 @@ def test_applier_refuses_pickling():
 
     with pytest.raises(TypeError):
         pickle.dumps(PolicyApplier(small_policy(), KEYRING))
+
+
+def test_encrypt_fpe_and_recipient_in_one_policy():
+    from dataclasses import replace
+
+    from schemas.model import ColumnRule, Encrypt, Fpe
+    from transforms.siv import SivCipher
+
+    base = small_policy()
+    rules = (
+        ColumnRule("ipp", "string", Encrypt("patient_token", "exact", "patient"), 2),
+        ColumnRule("nir", "string", Fpe("nir_token", "nir", "patient", "null", "nir_invalide"), 3),
+        *base.columns[2:],
+    )
+    policy = replace(base, columns=rules)
+    data = PolicyApplier(policy, KEYRING).apply(_batch()).data.to_pydict()
+    cipher = SivCipher(SecretKey("k1", SECRET), "patient", "ipp")
+    assert [cipher.decrypt(t) for t in data["patient_token"]] == ["P1", "P2", "P4"]
+    assert data["nir_token"][1] is None and data["nir_invalide"] == [False, True, False]
+    assert len(data["nir_token"][0]) == 15
+
+    for_recipient = replace(base, recipient="inserm-u123")
+    plain = PolicyApplier(base, KEYRING).apply(_batch()).data.column("patient_token")
+    other = PolicyApplier(for_recipient, KEYRING).apply(_batch()).data.column("patient_token")
+    assert plain.to_pylist() != other.to_pylist()
+    patient_for = Tokeniser(SecretKey("k1", SECRET), "patient@inserm-u123")
+    assert other.to_pylist()[0] == patient_for.token("P1")
