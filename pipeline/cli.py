@@ -72,6 +72,31 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--output", required=True)
     sample.add_argument("--encoding", default="utf-8")
 
+    reidentify = commands.add_parser(
+        "reidentify", help="clear values of encrypt tokens, for the lab only; audited"
+    )
+    reidentify.add_argument("--policy", required=True)
+    reidentify.add_argument("--keyring", required=True)
+    reidentify.add_argument("--column", required=True, help="input or output column name")
+    reidentify.add_argument("--input", help="file of tokens, one per line (default: stdin)")
+    reidentify.add_argument("--output", help="file for the clear values (default: stdout)")
+    reidentify.add_argument("--audit-log", help="default: $PSEUDOLAB_AUDIT_LOG or beside K")
+
+    rotate = commands.add_parser(
+        "rotate", help="crosswalk old token -> new token after a key rotation"
+    )
+    rotate.add_argument("--policy", required=True)
+    rotate.add_argument("--keyring", required=True)
+    rotate.add_argument("--input", action="append", required=True)
+    rotate.add_argument("--output", required=True, help="crosswalk Parquet file")
+    rotate.add_argument("--from", dest="from_key", help="old key id (default: last retired)")
+    rotate.add_argument("--encoding")
+
+    key = commands.add_parser("key", help="list, add (rotate) or destroy keys of a keyring")
+    key.add_argument("action", choices=("list", "add", "destroy"))
+    key.add_argument("--keyring", required=True)
+    key.add_argument("--id", help="key id, for destroy")
+
     report = commands.add_parser("report", help="print the summary of a published output")
     report.add_argument("directory")
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections import Counter
 
@@ -15,7 +16,7 @@ from pipeline.report_html import HTML_NAME
 from pipeline.run import RunRequest, execute
 from schemas.errors import UsageError
 from schemas.model import action_name
-from transforms.keyring import write_new_keyring
+from transforms.keyring import add_primary_key, destroy_key, load_keyring, write_new_keyring
 
 REFERENCE_POLICY = "lab-export-v1"
 
@@ -66,6 +67,66 @@ def command_sample(args: argparse.Namespace, beam_args: list[str]) -> int:
         f"{summary.patients:,} patients, {summary.requests:,} requests "
         "(synthetic data, reference format lab-export-v1)"
     )
+    return 0
+
+
+def command_reidentify(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipeline.reidentify import default_audit_log, reidentify
+
+    policy = resolve_policy(args.policy)
+    keyring = load_keyring(args.keyring)
+    audit_log = args.audit_log or default_audit_log(args.keyring)
+    if args.input:
+        with open(args.input, encoding="utf-8") as handle:
+            tokens = handle.read().splitlines()
+    else:
+        tokens = sys.stdin.read().splitlines()
+    values = reidentify(policy, keyring, args.column, tokens, audit_log)
+    text = "".join(("" if value is None else value) + "\n" for value in values)
+    if args.output:
+        descriptor = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+    print(f"{len(values)} line(s) re-identified; audited in {audit_log}", file=sys.stderr)
+    return 0
+
+
+def command_rotate(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipeline.rotate import build_crosswalk
+
+    policy = resolve_policy(args.policy)
+    keyring = load_keyring(args.keyring)
+    counts = build_crosswalk(
+        policy, keyring, args.input, args.output, from_key=args.from_key, encoding=args.encoding
+    )
+    detail = ", ".join(f"{column} {n:,}" for column, n in sorted(counts.items()))
+    print(f"crosswalk {os.path.abspath(args.output)} to key {keyring.primary_id}: {detail}")
+    return 0
+
+
+def command_key(args: argparse.Namespace, beam_args: list[str]) -> int:
+    if args.action == "add":
+        old, new = add_primary_key(args.keyring)
+        print(f"key {new} is now primary; {old} is retired (it still decrypts and rotates)")
+    elif args.action == "destroy":
+        if not args.id:
+            raise UsageError("pseudolab key destroy needs --id")
+        destroy_key(args.keyring, args.id)
+        print(f"key {args.id} destroyed: what only it could decrypt is gone for good")
+    keyring = load_keyring(args.keyring)
+    for key_id in [key.key_id for key in keyring.keys] + sorted(keyring.destroyed):
+        state = (
+            "primary"
+            if key_id == keyring.primary_id
+            else "retired"
+            if key_id in keyring.retired
+            else "destroyed"
+            if key_id in keyring.destroyed
+            else "active"
+        )
+        print(f"{key_id}  {state}")
     return 0
 
 

@@ -39,6 +39,7 @@ INPUT_REASONS: dict[str, str] = {
     "unknown-column": "{path}: column '{column}' is not named in the policy",
     "missing-column": "{path}: column '{column}' declared in the policy is missing",
     "duplicate-header": "{path}: column '{column}' appears more than once in the header",
+    "invalid-token": "the token on line {line} is not a valid '{column}' token for this keyring",
 }
 
 KEY_REASONS: dict[str, str] = {
