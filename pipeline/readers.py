@@ -443,14 +443,19 @@ def _line_ends(data: bytes) -> Iterator[tuple[int, int]]:
     total = data.count(b'"')
     end = len(data)
     after = 0  # quotes from the line end found last to the end of data
+    lf, cr = data.rfind(b"\n"), data.rfind(b"\r")  # each searched again only once passed
     while True:
-        p = max(data.rfind(b"\n", 0, end), data.rfind(b"\r", 0, end))
+        p = max(lf, cr)
         if p < 0:
             return
         after += data.count(b'"', p + 1, end)
         end = p
-        if data[p] == 0x0D and (p + 1 == len(data) or data[p + 1] == 0x0A):
-            continue
+        if p == lf:
+            lf = data.rfind(b"\n", 0, p)
+        else:
+            cr = data.rfind(b"\r", 0, p)
+            if p + 1 == len(data) or data[p + 1] == 0x0A:
+                continue
         yield p + 1, (total - after) & 1
 
 

@@ -407,6 +407,15 @@ def test_csv_header_only(tmp_path: Path, data: str) -> None:
     assert read_all(path, "csv", ["a", "b"]) == ([], [], [])
 
 
+@pytest.mark.parametrize("batch_bytes", [1, 10, DEFAULT_BATCH_BYTES])
+def test_csv_cr_only_line_ends(tmp_path: Path, batch_bytes: int) -> None:
+    path = write(tmp_path, "a.csv", 'a;b\r1;"x\ry"\r2;z\r3\r4;w')
+    records, numbers, rejected = read_all(path, "csv", ["a", "b"], batch_bytes=batch_bytes)
+    assert records == [{"a": "1", "b": "x\ry"}, {"a": "2", "b": "z"}, {"a": "4", "b": "w"}]
+    assert numbers == [1, 2, 4]
+    assert rejected == [(3, "wrong-field-count")]
+
+
 def test_csv_blank_lines_are_not_records(tmp_path: Path) -> None:
     path = write(tmp_path, "a.csv", "a;b\n\n1;2\n\n\n3;4\n\n")
     _, numbers, _ = read_all(path, "csv", ["a", "b"])
