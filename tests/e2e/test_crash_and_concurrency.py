@@ -83,11 +83,13 @@ def test_sigkill_at_any_moment_publishes_nothing_and_a_rerun_succeeds(
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        if process.returncode == 0:  # finished before the kill: start afresh
-            assert (output / "_SUCCESS").exists()
+        if output.exists():  # published before the kill landed: it must be complete
+            assert (output / "_SUCCESS").exists(), f"killed at {fraction:.0%}: partial output"
+            report = json.loads((output / "report.json").read_text())
+            assert report["rows_in"] == report["rows_out"] + report["rows_rejected"]
             os.rename(output, tmp_path / f"finished-{fraction}")
             continue
-        assert not output.exists(), f"killed at {fraction:.0%} yet published"
+        assert process.returncode != 0
         leftovers = _tree_text(tmp_path / "tmp") + "".join(
             _tree_text(p) for p in tmp_path.iterdir() if "staging" in p.name
         )
