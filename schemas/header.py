@@ -39,13 +39,18 @@ def _describe(names: Iterable[str], header: Sequence[str], show_names: bool) -> 
 
 
 def check_header(policy: Policy, header: Sequence[str], path: str) -> None:
-    """Raise InputError unless `header` names exactly the policy's columns, once each.
+    """Raise InputError unless `header` names exactly the policy's columns, once each."""
+    check_header_names(policy.column_names, header, path)
+
+
+def check_header_names(columns: Sequence[str], header: Sequence[str], path: str) -> None:
+    """Raise InputError unless `header` names exactly `columns`, once each.
 
     Checked in this order, the first failure is reported: duplicate-header,
     unknown-column, missing-column, each listing every column at fault.
     """
     names = [str(name) for name in header]
-    declared = set(policy.column_names)
+    declared = set(columns)
     show_names = not names or any(name in declared for name in names)
     duplicates = [name for name, count in Counter(names).items() if count > 1]
     if duplicates:
