@@ -18,7 +18,7 @@ privacy:
 
 from __future__ import annotations
 
-from yaml.nodes import Node
+from yaml.nodes import Node, SequenceNode
 
 from schemas.model import (
     VIOLATION_STRATEGIES,
@@ -152,8 +152,10 @@ def privacy_targets(
     l_value = fields.integer("l", 2, 100, 0) or None
     if l_value and not sensitive:
         problems.invalid(fields.get("l"), "privacy.l", "needs privacy.sensitive attributes")
-    strategy = fields.text("on_violation") or "fail"
-    if strategy not in VIOLATION_STRATEGIES:
+    strategy = fields.text("on_violation")
+    if strategy is None:  # absent, or not text (reported)
+        strategy = "fail"
+    elif strategy not in VIOLATION_STRATEGIES:
         problems.invalid(
             fields.get("on_violation"),
             "privacy.on_violation",
@@ -169,8 +171,10 @@ def privacy_targets(
         )
     steps_node = fields.get("generalise")
     steps = _steps(steps_node, problems, rules, quasi) if steps_node is not None else ()
-    if strategy == "generalise" and not steps:
+    if strategy == "generalise" and steps_node is None:
         problems.add(fields.line, "missing-field", field="privacy.generalise")
+    elif strategy == "generalise" and isinstance(steps_node, SequenceNode) and not steps_node.value:
+        problems.invalid(steps_node, "privacy.generalise", "must list at least one step")
     if strategy != "generalise" and steps_node is not None:
         problems.invalid(
             steps_node, "privacy.generalise", "is only used with on_violation: generalise"

@@ -5,6 +5,11 @@ pairs with their row counts, and distinct (level, class, attribute, value) for t
 sensitive attributes. Pairs from any batching merge with `merge_pairs`, so the
 measures do not depend on batch boundaries. `measure_levels` turns the merged pairs
 into k, l, class sizes and the classes that miss the targets, per level.
+
+Rows without a subject may belong to anyone, a subject of their class included: they
+never count towards a class's size (a class of them alone has 0 subjects and fails).
+In the totals and shares of subjects they count as one unknown subject. Likewise a
+null sensitive value is no value for l-diversity.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from transforms.privacy.hierarchy import Hierarchy
 
 SEPARATOR = "\x1f"
 NULL_VALUE = "\x00"  # a null quasi-identifier is a value of its own
-UNKNOWN_SUBJECT = "\x00unknown"  # rows without a subject count as one person, together
+UNKNOWN_SUBJECT = "\x00unknown"  # rows without a subject: nobody in a class, one in totals
 
 PAIRS_SCHEMA = pa.schema(
     [("level", pa.int16()), ("class", pa.string()), ("subject", pa.string()), ("rows", pa.int64())]
@@ -66,11 +71,10 @@ def batch_pairs(
         )
         pairs.append(grouped.select(PAIRS_SCHEMA.names).cast(PAIRS_SCHEMA))
         for attribute in targets.sensitive if targets.l else ():
-            values = pc.fill_null(
-                table.column(attribute).combine_chunks().cast(pa.string()), NULL_VALUE
-            )
+            values = table.column(attribute).combine_chunks().cast(pa.string())
             distinct = (
                 pa.table({"level": level_column, "class": keys, "value": values})
+                .filter(pc.is_valid(values))
                 .group_by(["level", "class", "value"])
                 .aggregate([])
             )
@@ -128,13 +132,36 @@ def _counts(array: pa.Array) -> dict[int, int]:
     }
 
 
+def _risk_sum(kept_sizes: pa.Table) -> float:
+    """Sum over kept classes of rows / subjects, in an order independent of batching."""
+    by_size = kept_sizes.group_by("subject_count").aggregate([("rows_sum", "sum")])
+    totals = dict(
+        zip(by_size["subject_count"].to_pylist(), by_size["rows_sum_sum"].to_pylist(), strict=True)
+    )
+    return sum(totals[size] / size for size in sorted(totals))
+
+
 def measure_levels(
     pairs: pa.Table, sensitive: pa.Table, targets: PrivacyTargets, levels: int
 ) -> list[LevelMeasure]:
     measures = []
     for level in range(levels):
         at = pairs.filter(pc.equal(pairs["level"], level))
-        sizes = at.group_by("class").aggregate([("subject", "count"), ("rows", "sum")])
+        known = pc.not_equal(at["subject"], UNKNOWN_SUBJECT).cast(pa.int64())
+        # Sorted by class: the same order (and the same sums) whatever the batching.
+        grouped = (
+            pa.table({"class": at["class"], "known": known, "rows": at["rows"]})
+            .group_by("class")
+            .aggregate([("known", "sum"), ("rows", "sum")])
+            .sort_by("class")
+        )
+        sizes = pa.table(
+            {
+                "class": grouped["class"],
+                "subject_count": grouped["known_sum"],
+                "rows_sum": grouped["rows_sum"],
+            }
+        )
         failing = pc.less(sizes["subject_count"], targets.k)
         l_by_attribute: dict[str, pa.Table] = {}
         if targets.l:
@@ -148,9 +175,6 @@ def measure_levels(
                 joined = sizes.select(["class"]).join(per_class, "class", join_type="left outer")
                 joined = joined.sort_by("class")
                 l_by_attribute[attribute] = joined
-            sizes = sizes.sort_by("class")
-            failing = pc.less(sizes["subject_count"], targets.k)
-            for joined in l_by_attribute.values():
                 failing = pc.or_(
                     failing, pc.less(pc.fill_null(joined["value_count"], 0), targets.l)
                 )
@@ -158,15 +182,6 @@ def measure_levels(
         in_failing = pc.is_in(at["class"], value_set=failing_keys)
         kept_sizes = sizes.filter(pc.invert(failing))
         kept_rows = pc.sum(kept_sizes["rows_sum"]).as_py() or 0
-        risk_sum = (
-            pc.sum(
-                pc.divide(
-                    kept_sizes["rows_sum"].cast(pa.float64()),
-                    kept_sizes["subject_count"].cast(pa.float64()),
-                )
-            ).as_py()
-            or 0.0
-        )
         singles = sizes.filter(pc.equal(sizes["subject_count"], 1))["class"]
         l_after = {}
         for attribute, joined in l_by_attribute.items():
@@ -185,7 +200,7 @@ def measure_levels(
                     pc.unique(at.filter(pc.is_in(at["class"], value_set=singles))["subject"])
                 ),
                 k_after=int(pc.min(kept_sizes["subject_count"]).as_py() or 0),
-                average_risk_after=risk_sum / kept_rows if kept_rows else 0.0,
+                average_risk_after=_risk_sum(kept_sizes) / kept_rows if kept_rows else 0.0,
                 l_after=l_after,
                 class_sizes_after=_counts(kept_sizes["subject_count"]),
             )
