@@ -148,6 +148,12 @@ def privacy_targets(
     if subject in quasi:
         problems.invalid(qi_node, "privacy.quasi_identifiers", "must not hold the subject")
     sensitive = _names(fields.get("sensitive"), problems, "privacy.sensitive", outputs)
+    if set(sensitive) & {*quasi, subject}:
+        problems.invalid(
+            fields.get("sensitive"),
+            "privacy.sensitive",
+            "must not hold the subject or a quasi-identifier",
+        )
     k = fields.integer("k", 2, 1000, None)
     l_value = fields.integer("l", 2, 100, 0) or None
     if l_value and not sensitive:

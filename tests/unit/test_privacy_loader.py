@@ -364,3 +364,10 @@ def test_messages_quote_no_odd_text():
     line, _, message = one_problem(text)
     assert line == FIRST + 1
     assert "<script>" not in message and "<not shown>" in message
+
+
+def test_sensitive_attributes_are_neither_subject_nor_quasi_identifiers():
+    text = policy(SUBJECT, QIS, "  k: 5", "  sensitive: [sexe]", "  l: 2")
+    line, code, message = one_problem(text)
+    assert (line, code) == (FIRST + 3, "invalid-value")
+    assert "quasi-identifier" in message
