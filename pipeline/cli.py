@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--policy", required=True, help="policy file, or a shipped policy name")
     run.add_argument("--input", action="append", required=True, help="file or glob; repeatable")
     run.add_argument("--output", required=True, help="output directory (must not exist)")
-    run.add_argument("--keyring", required=True, help="keyring file (mode 0600)")
+    run.add_argument("--keyring", required=True, help="keyring file (mode 0600), or env:NAME")
     run.add_argument("--format", choices=("csv", "parquet", "jsonl"), help="override detection")
     run.add_argument("--encoding", help="input text encoding, e.g. cp1252 (default: policy's)")
     run.add_argument(
