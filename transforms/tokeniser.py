@@ -25,12 +25,34 @@ from transforms.keyring import SecretKey
 TOKEN_BYTES = 15
 TOKEN_CHARS = 24
 _BLOCK = 64  # SHA-256 block size
+_BASE32 = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz234567", dtype=np.uint8)
 INFO_PREFIX = b"pseudolab/v1/token/"
 
 
 def derive_domain_key(key: SecretKey, domain: str) -> bytes:
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=INFO_PREFIX + domain.encode())
     return hkdf.derive(key.material)
+
+
+def base32_lower(data: bytes) -> bytes:
+    """RFC 4648 base32 in lower case of `data`, whose length is a multiple of 5 (no padding).
+
+    Vectorised: each 5 bytes give eight 5-bit digits. The same as
+    `base64.b32encode(data).lower()`, which loops in Python and cost as much as the HMACs.
+    """
+    if len(data) % 5:
+        raise ValueError("base32 without padding needs a multiple of 5 bytes")
+    b0, b1, b2, b3, b4 = np.frombuffer(data, dtype=np.uint8).reshape(-1, 5).T
+    digits = np.empty((len(b0), 8), dtype=np.uint8)
+    digits[:, 0] = b0 >> 3
+    digits[:, 1] = ((b0 & 7) << 2) | (b1 >> 6)
+    digits[:, 2] = (b1 >> 1) & 31
+    digits[:, 3] = ((b1 & 1) << 4) | (b2 >> 4)
+    digits[:, 4] = ((b2 & 15) << 1) | (b3 >> 7)
+    digits[:, 5] = (b3 >> 2) & 31
+    digits[:, 6] = ((b3 & 3) << 3) | (b4 >> 5)
+    digits[:, 7] = b4 & 31
+    return _BASE32.take(digits).tobytes()
 
 
 class Tokeniser:
@@ -54,14 +76,15 @@ class Tokeniser:
 
     def digests(self, values: list[bytes]) -> bytes:
         """The 15-byte truncated HMACs of `values`, concatenated."""
-        inner, outer = self._inner, self._outer
+        inner_copy, outer_copy = self._inner.copy, self._outer.copy
         out = bytearray()
+        extend = out.extend
         for value in values:
-            hashed = inner.copy()
+            hashed = inner_copy()
             hashed.update(value)
-            wrapped = outer.copy()
+            wrapped = outer_copy()
             wrapped.update(hashed.digest())
-            out += wrapped.digest()[:TOKEN_BYTES]
+            extend(wrapped.digest()[:TOKEN_BYTES])
         return bytes(out)
 
     def token(self, value: str) -> str:
@@ -89,6 +112,6 @@ class Tokeniser:
         data = data.to_pybytes() if data is not None else b""
         bounds = offsets.tolist()
         values = [data[bounds[i] : bounds[i + 1]] for i in range(count)]
-        text = base64.b32encode(self.digests(values)).lower()
+        text = base32_lower(self.digests(values))
         token_offsets = np.arange(0, (count + 1) * TOKEN_CHARS, TOKEN_CHARS, dtype=np.int32)
         return pa.StringArray.from_buffers(count, pa.py_buffer(token_offsets), pa.py_buffer(text))
