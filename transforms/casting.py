@@ -101,23 +101,39 @@ def cast_column(
         )
 
     native = _cast_native(values, column_type)
-    if native is not None:
-        converted, ok = native
-    else:
-        text = _blank_to_null(pc.utf8_trim_whitespace(_to_string(values)))
-        if column_type == "integer":
-            converted, ok = _parse_integer(text)
-        elif column_type == "number":
-            converted, ok = _parse_number(text, fmt.decimal)
-        elif column_type == "date":
-            converted, ok = _parse_temporal(text, fmt.date_format)
-            converted = converted.cast(pa.date32(), safe=False)
-        else:
-            converted, ok = _parse_temporal(text, fmt.datetime_format)
-        values = text
-
+    if native is None:
+        return _parse_text(_to_string(values), column_type, fmt)
+    converted, ok = native
     rejected = _mask(pc.and_(pc.is_valid(values), pc.invert(ok)))
     return _result(pc.if_else(ok, converted, _null(out_type)), rejected, code)
+
+
+def _parse_text(values: pa.Array, column_type: str, fmt: InputFormat) -> OperationResult:
+    """Parse text into `column_type`, each distinct value once.
+
+    Parsing is value by value, so the distinct values (a lab export repeats its birth
+    and sampling dates over many rows) are trimmed and parsed, and the results spread
+    back to the rows: the same result as parsing every row, several times faster.
+    """
+    encoded = values.dictionary_encode()
+    text = _blank_to_null(pc.utf8_trim_whitespace(encoded.dictionary))
+    if column_type == "integer":
+        converted, ok = _parse_integer(text)
+    elif column_type == "number":
+        converted, ok = _parse_number(text, fmt.decimal)
+    elif column_type == "date":
+        converted, ok = _parse_temporal(text, fmt.date_format)
+        converted = converted.cast(pa.date32(), safe=False)
+    else:
+        converted, ok = _parse_temporal(text, fmt.datetime_format)
+    out_type = OUTPUT_TYPES[column_type]
+    rejected = _mask(pc.and_(pc.is_valid(text), pc.invert(ok)))
+    parsed = pc.if_else(ok, converted, _null(out_type))
+    return _result(
+        pc.take(parsed, encoded.indices),
+        _mask(pc.take(rejected, encoded.indices)),
+        REJECT_CODES[column_type],
+    )
 
 
 def _result(values: pa.Array, rejected: pa.Array, code: str) -> OperationResult:

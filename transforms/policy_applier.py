@@ -133,10 +133,10 @@ class PolicyApplier:
 
         reason_column, reason_code, rejected = _first_reasons(reasons, count)
         keep_mask = pc.invert(rejected)
-        data = pa.RecordBatch.from_arrays(
-            [pc.filter(outputs[f.name].cast(f.type), keep_mask) for f in self.schema],
-            schema=self.schema,
-        )
+        columns = [outputs[f.name].cast(f.type) for f in self.schema]
+        if pc.any(rejected).as_py():
+            columns = [pc.filter(column, keep_mask) for column in columns]
+        data = pa.RecordBatch.from_arrays(columns, schema=self.schema)
         flags: Counter = Counter()
         for mask, column, code in flag_masks:
             flagged = pc.sum(pc.and_(mask, keep_mask)).as_py() or 0

@@ -29,7 +29,11 @@ def apply(values: pa.Array, op: Departement) -> OperationResult:
     gives null and is flagged `invalid-insee-code`. Codes starting with 99 (a foreign
     country) pass as "99", as in the NIR.
     """
-    code = pc.utf8_upper(pc.utf8_trim_whitespace(values.cast(pa.string())))
+    # Value by value: work on the distinct codes, then spread the results to the rows.
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = values.cast(pa.string()).dictionary_encode()
+    code = pc.utf8_upper(pc.utf8_trim_whitespace(encoded.dictionary))
     code = pc.if_else(pc.equal(code, ""), pa.scalar(None, pa.string()), code)
     valid = pc.and_(
         pc.match_substring_regex(code, _SHAPE),
@@ -41,8 +45,9 @@ def apply(values: pa.Array, op: Departement) -> OperationResult:
         overseas, pc.utf8_slice_codeunits(code, 0, 3), pc.utf8_slice_codeunits(code, 0, 2)
     )
     flagged = pc.fill_null(pc.and_(pc.is_valid(code), pc.invert(valid)), False)
+    result = pc.if_else(valid, derived, pa.scalar(None, pa.string()))
     return OperationResult(
-        values=pc.if_else(valid, derived, pa.scalar(None, pa.string())),
-        flagged=flagged,
+        values=pc.take(result, encoded.indices),
+        flagged=pc.fill_null(pc.take(flagged, encoded.indices), False),
         flag_code=FLAG_CODE,
     )

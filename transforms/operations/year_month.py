@@ -24,12 +24,17 @@ def apply(values: pa.Array, op: YearMonth) -> OperationResult:
         raise TypeError(f"year_month applies to dates and date-times, not {values.type}")
     if pa.types.is_timestamp(values.type) and values.type.tz is not None:
         values = pc.local_timestamp(values)
-    years = pc.min_max(pc.year(values))
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    # Each distinct date once (a lab export repeats them), then spread to the rows.
+    encoded = values.dictionary_encode()
+    distinct = encoded.dictionary
+    years = pc.min_max(pc.year(distinct))
     low, high = years["min"].as_py(), years["max"].as_py()
     if low is None or (low >= 1000 and high <= 9999):
-        text = pc.utf8_slice_codeunits(values.cast(pa.string()), 0, 7)
+        text = pc.utf8_slice_codeunits(distinct.cast(pa.string()), 0, 7)
     else:
-        year = pc.utf8_lpad(pc.year(values).cast(pa.string()), width=4, padding="0")
-        month = pc.utf8_lpad(pc.month(values).cast(pa.string()), width=2, padding="0")
+        year = pc.utf8_lpad(pc.year(distinct).cast(pa.string()), width=4, padding="0")
+        month = pc.utf8_lpad(pc.month(distinct).cast(pa.string()), width=2, padding="0")
         text = pc.binary_join_element_wise(year, month, "-")
-    return OperationResult(values=text)
+    return OperationResult(values=pc.take(text, encoded.indices))
