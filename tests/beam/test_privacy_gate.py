@@ -94,26 +94,37 @@ def test_measure_classes_gives_the_same_answer_for_any_batching(pipeline, size):
 
 
 def test_combine_merges_accumulators_in_any_grouping(monkeypatch):
+    pairs_fn = privacy_beam._LevelPairsFn(POLICY)
+    pairs_fn.setup()
     fn = privacy_beam._ClassPairsCombineFn(POLICY)
     fn = pickle.loads(pickle.dumps(fn))  # as a worker gets it
-    parts = slices(WHOLE, 13)
+    by_level: dict[int, list] = {}
+    for part in slices(WHOLE, 13):
+        for level, element in pairs_fn.process(part):
+            by_level.setdefault(level, []).append(element)
     # Compact often, as a long bundle would.
     monkeypatch.setattr(privacy_beam, "_COMPACT_ROWS", 50)
-    for grouping in ([1], [3, 5, 2], [len(parts)], [7, 7]):
-        accumulators, start = [], 0
-        while start < len(parts):
-            for step in grouping:
-                accumulator = fn.create_accumulator()
-                for part in parts[start : start + step]:
-                    accumulator = fn.add_input(accumulator, part)
-                accumulators.append(accumulator)
-                start += step
-        random.Random(len(accumulators)).shuffle(accumulators)
-        half = len(accumulators) // 2
-        merged = fn.merge_accumulators(
-            [fn.merge_accumulators(accumulators[:half]), fn.merge_accumulators(accumulators[half:])]
-        )
-        assert fn.extract_output(merged) == EXPECTED, grouping
+    for grouping in ([1], [3, 5, 2], [len(by_level[0])], [7, 7]):
+        measures = []
+        for level in sorted(by_level):
+            parts, accumulators, start = by_level[level], [], 0
+            while start < len(parts):
+                for step in grouping:
+                    accumulator = fn.create_accumulator()
+                    for part in parts[start : start + step]:
+                        accumulator = fn.add_input(accumulator, part)
+                    accumulators.append(accumulator)
+                    start += step
+            random.Random(len(accumulators)).shuffle(accumulators)
+            half = len(accumulators) // 2
+            merged = fn.merge_accumulators(
+                [
+                    fn.merge_accumulators(accumulators[:half]),
+                    fn.merge_accumulators(accumulators[half:]),
+                ]
+            )
+            measures.append(fn.extract_output(merged))
+        assert measures == EXPECTED, grouping
 
 
 def test_measure_classes_on_no_data(pipeline):

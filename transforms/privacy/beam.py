@@ -29,25 +29,49 @@ K_ANONYMITY = "k-anonymity"
 _COMPACT_ROWS = 1_000_000
 
 
-class _ClassPairsCombineFn(beam.CombineFn):
-    """Accumulates distinct (level, class, subject) pairs; extracts per-level measures."""
+class _LevelPairsFn(beam.DoFn):
+    """A published table -> (level, (level, distinct pairs, sensitive values)) per level."""
 
     def __init__(self, policy: Policy):
         self._policy = policy
         self._hierarchy: Hierarchy | None = None
 
-    def _levels(self) -> Hierarchy:
-        if self._hierarchy is None:
-            self._hierarchy = Hierarchy(self._policy)
-        return self._hierarchy
+    def setup(self) -> None:
+        self._hierarchy = Hierarchy(self._policy)
+
+    def process(self, table: pa.Table):
+        assert self._hierarchy is not None
+        with redacted_errors("privacy classes"):
+            pairs, sensitive = batch_pairs(table, self._policy.privacy, self._hierarchy)
+            for level in range(self._hierarchy.levels):
+                yield (
+                    level,
+                    (
+                        level,
+                        pairs.filter(pc.equal(pairs["level"], level)),
+                        sensitive.filter(pc.equal(sensitive["level"], level)),
+                    ),
+                )
+
+    def __getstate__(self):
+        return {"_policy": self._policy, "_hierarchy": None}
+
+
+class _ClassPairsCombineFn(beam.CombineFn):
+    """Per level: accumulates distinct (class, subject) pairs, extracts the level's measure.
+
+    Keyed by level, so no element or accumulator holds every level at once.
+    """
+
+    def __init__(self, policy: Policy):
+        self._policy = policy
 
     def create_accumulator(self):
-        return ([], [], 0)
+        return (None, [], [], 0)
 
-    def add_input(self, accumulator, table: pa.Table):
-        pairs, sensitive, rows = accumulator
-        with redacted_errors("privacy classes"):
-            batch, batch_sensitive = batch_pairs(table, self._policy.privacy, self._levels())
+    def add_input(self, accumulator, element):
+        _, pairs, sensitive, rows = accumulator
+        element_level, batch, batch_sensitive = element
         pairs.append(batch)
         sensitive.append(batch_sensitive)
         rows += batch.num_rows
@@ -55,28 +79,36 @@ class _ClassPairsCombineFn(beam.CombineFn):
             pairs[:] = [merge_pairs(pairs)]
             sensitive[:] = [merge_sensitive(sensitive)]
             rows = pairs[0].num_rows
-        return pairs, sensitive, rows
+        return element_level, pairs, sensitive, rows
 
     def merge_accumulators(self, accumulators):
-        pairs, sensitive = [], []
-        for part_pairs, part_sensitive, _ in accumulators:
+        level, pairs, sensitive = None, [], []
+        for part_level, part_pairs, part_sensitive, _ in accumulators:
+            level = part_level if part_level is not None else level
             pairs.extend(part_pairs)
             sensitive.extend(part_sensitive)
         merged = merge_pairs(pairs)
-        return [merged], [merge_sensitive(sensitive)], merged.num_rows
+        return level, [merged], [merge_sensitive(sensitive)], merged.num_rows
 
-    def extract_output(self, accumulator) -> list[LevelMeasure]:
-        pairs, sensitive, _ = accumulator
+    def extract_output(self, accumulator) -> LevelMeasure | None:
+        level, pairs, sensitive, _ = accumulator
+        if level is None:
+            return None
         with redacted_errors("privacy measures"):
             return measure_levels(
-                merge_pairs(pairs),
-                merge_sensitive(sensitive),
-                self._policy.privacy,
-                self._levels().levels,
-            )
+                merge_pairs(pairs), merge_sensitive(sensitive), self._policy.privacy, [level]
+            )[0]
 
-    def __getstate__(self):
-        return {"_policy": self._policy, "_hierarchy": None}
+
+def _ordered_measures(found: list, policy: Policy) -> list[LevelMeasure]:
+    """Measures of every level in order; levels without data (no rows) measured empty."""
+    by_level = {measure.level: measure for _, measure in found if measure is not None}
+    levels = Hierarchy(policy).levels
+    missing = [level for level in range(levels) if level not in by_level]
+    if missing:
+        empty = measure_levels(merge_pairs([]), merge_sensitive([]), policy.privacy, missing)
+        by_level.update({measure.level: measure for measure in empty})
+    return [by_level[level] for level in range(levels)]
 
 
 class MeasureClasses(beam.PTransform):
@@ -89,8 +121,13 @@ class MeasureClasses(beam.PTransform):
         self._policy = policy
 
     def expand(self, tables):
-        return tables | "Count distinct subjects per class" >> beam.CombineGlobally(
-            _ClassPairsCombineFn(self._policy)
+        return (
+            tables
+            | "Pairs per level" >> beam.ParDo(_LevelPairsFn(self._policy))
+            | "Count distinct subjects per class"
+            >> beam.CombinePerKey(_ClassPairsCombineFn(self._policy))
+            | "Gather levels" >> beam.combiners.ToList()
+            | "Order levels" >> beam.Map(_ordered_measures, self._policy)
         )
 
 

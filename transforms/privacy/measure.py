@@ -14,6 +14,7 @@ null sensitive value is no value for l-diversity.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -142,10 +143,11 @@ def _risk_sum(kept_sizes: pa.Table) -> float:
 
 
 def measure_levels(
-    pairs: pa.Table, sensitive: pa.Table, targets: PrivacyTargets, levels: int
+    pairs: pa.Table, sensitive: pa.Table, targets: PrivacyTargets, levels: int | Iterable[int]
 ) -> list[LevelMeasure]:
+    """Measures of the given levels (all of `range(levels)` for an int)."""
     measures = []
-    for level in range(levels):
+    for level in range(levels) if isinstance(levels, int) else levels:
         at = pairs.filter(pc.equal(pairs["level"], level))
         known = pc.not_equal(at["subject"], UNKNOWN_SUBJECT).cast(pa.int64())
         # Sorted by class: the same order (and the same sums) whatever the batching.
