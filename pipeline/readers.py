@@ -82,6 +82,9 @@ _MARK_BYTES = _MARK.encode("utf-8")
 
 _UTF8 = "utf-8"
 
+# A column name safe to quote in a message; other names are shown by position.
+_SHOWN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
 
 @dataclass(frozen=True)
 class RawBatch:
@@ -274,6 +277,11 @@ def read_header(path: str, fmt: str, *, delimiter: str = ";", encoding: str = "u
 
     CSV: the first record (blank lines before it skipped, BOM stripped). Parquet: the
     schema's top-level names. JSON Lines: the keys of the first non-blank line's object.
+
+    A file without a header, or with a header and no record after it (CSV: nothing but
+    line ends; Parquet: no row), is refused as `empty-input`: an export cut short after
+    its header must not publish an empty data set as if the night had no results.
+    A Parquet column of nested values (list, struct, map) is refused as unreadable.
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown input format '{fmt}'")
@@ -281,9 +289,15 @@ def read_header(path: str, fmt: str, *, delimiter: str = ";", encoding: str = "u
         raise InputError("empty-input", path=path)
     if fmt == "csv":
         _check_delimiter(delimiter)
-        return _csv_header(path, delimiter, _encoding_name(encoding))
+        header, has_records = _csv_header_and_rest(path, delimiter, _encoding_name(encoding))
+        if not has_records:
+            raise InputError("empty-input", path=path)
+        return header
     if fmt == "parquet":
-        return _parquet_header(path)
+        header = _parquet_header(path)
+        if _parquet_rows(path) == 0:
+            raise InputError("empty-input", path=path)
+        return header
     return _jsonl_header(path, _encoding_name(encoding))
 
 
@@ -319,6 +333,12 @@ def iter_batches(
 
 
 def _csv_header(path: str, delimiter: str, encoding: str) -> list[str]:
+    return _csv_header_and_rest(path, delimiter, encoding)[0]
+
+
+def _csv_header_and_rest(path: str, delimiter: str, encoding: str) -> tuple[list[str], bool]:
+    """The header's names, and whether anything but line ends follows the header."""
+
     def head() -> tuple[bytes, bool]:
         with open(path, "rb") as f:
             data = f.read(HEADER_LIMIT_BYTES)
@@ -359,7 +379,8 @@ def _csv_header(path: str, delimiter: str, encoding: str) -> list[str]:
     names = list(header)  # type: ignore[arg-type]
     if any("\x00" in name or _SURROGATES.search(name) for name in names):
         raise not_text from None
-    return names
+    rest = text[stream.tell() :]
+    return names, not at_eof or bool(rest.strip("\r\n"))
 
 
 def _utf8_complete(data: bytes) -> int:
@@ -535,7 +556,11 @@ class _CsvParser:
             invalid.append((row.number, row.text == sentinel))
             return "skip"
 
-        payload = pa.py_buffer(b"".join((data, self._tail)))
+        # pyarrow skips a UTF-8 BOM at the start of what it reads: after the first chunk,
+        # a record starting with U+FEFF would lose it, or vanish if that was all it held.
+        # A blank line in front (not a record, not counted) keeps it where it is.
+        head = b"" if first else b"\n"
+        payload = pa.py_buffer(b"".join((head, data, self._tail)))
         read = pa_csv.ReadOptions(
             use_threads=False,
             block_size=len(payload) + 1,
@@ -654,23 +679,65 @@ def _open_parquet(path: str) -> pq.ParquetFile:
 def _parquet_header(path: str) -> list[str]:
     pf = _open_parquet(path)
     try:
-        names, err = _call(lambda: list(pf.schema_arrow.names))
+        schema, err = _call(lambda: pf.schema_arrow)
     finally:
         pf.close()
     if err is not None:
         raise _unreadable(path, "parquet", "the schema cannot be read") from None
-    assert isinstance(names, list)
-    if not names:
+    assert isinstance(schema, pa.Schema)
+    if not schema.names:
         raise InputError("empty-input", path=path)
-    return names
+    for position, field in enumerate(schema, 1):
+        value_type = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if pa.types.is_nested(value_type):
+            name = field.name if _SHOWN_NAME.fullmatch(field.name) else f"#{position}"
+            raise _unreadable(
+                path, "parquet", f"column {name} holds nested values (list, struct or map)"
+            ) from None
+    return list(schema.names)
+
+
+def _parquet_rows(path: str) -> int:
+    pf = _open_parquet(path)
+    try:
+        rows, err = _call(lambda: pf.metadata.num_rows)
+    finally:
+        pf.close()
+    if err is not None:
+        raise _unreadable(path, "parquet", "the metadata cannot be read") from None
+    assert isinstance(rows, int)
+    return rows
+
+
+def _as_text(column: pa.Array) -> pa.Array:
+    """A Parquet column of bytes or text as a string column (not validated here).
+
+    Text written as plain BYTE_ARRAY (older writers), fixed-size or view types, and
+    dictionary-encoded text are read as text, so that a value that is not valid UTF-8
+    rejects its row ("invalid-encoding") instead of failing the cast to text later.
+    """
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    t = column.type
+    if pa.types.is_binary(t):
+        return column.view(pa.string())
+    if pa.types.is_large_binary(t):
+        return column.view(pa.large_string())
+    if pa.types.is_fixed_size_binary(t) or pa.types.is_binary_view(t) or t == pa.string_view():
+        return column.cast(pa.large_binary()).view(pa.large_string())
+    return column
 
 
 def _parquet_batch_rows(pf: pq.ParquetFile, batch_bytes: int) -> int:
-    """Rows per batch so that a batch holds about `batch_bytes` of uncompressed data."""
+    """Rows per batch so that a batch holds about `batch_bytes` of data, at most 65,536.
+
+    The footer's sizes are of encoded pages (dictionaries shrink repeated values many
+    times), so they only bound the estimate; the row cap keeps batches small.
+    """
     meta = pf.metadata
     size = sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups))
     per_row = max(1, size // meta.num_rows) if meta.num_rows else 1
-    return max(1, min(batch_bytes // per_row, 1 << 20))
+    return max(1, min(batch_bytes // per_row, 1 << 16))
 
 
 def _iter_parquet(path: str, columns: list[str], batch_bytes: int) -> Iterator[RawBatch]:
@@ -700,7 +767,11 @@ def _iter_parquet(path: str, columns: list[str], batch_bytes: int) -> Iterator[R
                 continue
             rows = np.arange(start, start + n, dtype=np.int64)
             start += n
-            table, rows, rejected = _drop_bad_text(batch.select(columns), rows, [], _not_text)
+            table = batch.select(columns)
+            table = pa.RecordBatch.from_arrays(
+                [_as_text(column) for column in table.columns], names=columns
+            )
+            table, rows, rejected = _drop_bad_text(table, rows, [], _not_text)
             yield _raw_batch(table, rows, rejected)
     finally:
         pf.close()

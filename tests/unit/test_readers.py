@@ -145,7 +145,7 @@ def test_csv_header_raw_names_in_file_order(tmp_path: Path) -> None:
 
 
 def test_csv_header_cp1252(tmp_path: Path) -> None:
-    path = write(tmp_path, "a.csv", "prénom;année\n", encoding="cp1252")
+    path = write(tmp_path, "a.csv", "prénom;année\nÉlodie;1984\n", encoding="cp1252")
     assert read_header(path, "csv", encoding="cp1252") == ["prénom", "année"]
 
 
@@ -822,3 +822,156 @@ def test_invariant_over_a_messy_file(tmp_path: Path) -> None:
         if seen is None:
             seen = (records, numbers, rejected)
         assert (records, numbers, rejected) == seen  # batch boundaries change nothing
+
+
+# --------------------------------------------------------------------------- regressions
+# Found by the fuzz target tests/fuzz/fuzz_csv_reader.py and the malformed-export corpus
+# tests/e2e/test_malformed_inputs.py.
+
+
+@pytest.mark.parametrize("batch_bytes", [1, 2, 3, 5, 8, DEFAULT_BATCH_BYTES])
+def test_csv_bom_at_the_start_of_a_later_chunk_is_data(tmp_path: Path, batch_bytes: int) -> None:
+    """Fuzzing: pyarrow skips a UTF-8 BOM at the start of what it parses, and every chunk
+    is parsed on its own: a record starting with U+FEFF at a chunk boundary lost it, and
+    a record holding nothing else vanished (it was not even counted)."""
+    path = write(tmp_path, "a.csv", b"4\r\xef\xbb\xbf")  # the fuzzer's minimal input
+    assert read_all(path, "csv", ["4"], batch_bytes=batch_bytes) == ([{"4": "\ufeff"}], [1], [])
+    path = write(tmp_path, "b.csv", b"a;b\n\xef\xbb\xbf;1\n\xef\xbb\xbfx;2\r\n\xef\xbb\xbf\n")
+    records, numbers, rejected = read_all(path, "csv", ["a", "b"], batch_bytes=batch_bytes)
+    assert records == [{"a": "\ufeff", "b": "1"}, {"a": "\ufeffx", "b": "2"}]
+    assert numbers == [1, 2]
+    assert rejected == [(3, "wrong-field-count")]
+
+
+_AWKWARD = ["x", "", "\ufeff", "\ufeffy", "é", "\x00", "\uffff", "a;b", "l\nm", "\r", '"', " "]
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    rows=st.lists(st.lists(st.sampled_from(_AWKWARD), min_size=1, max_size=3), max_size=30),
+    batch_bytes=st.sampled_from([1, 2, 3, 17, 64]),
+    line_end=st.sampled_from(["\n", "\r\n", "\r"]),
+)
+def test_csv_any_chunking_reads_what_one_read_does(
+    tmp_path: Path, rows: list[list[str]], batch_bytes: int, line_end: str
+) -> None:
+    """Awkward text at record starts and ends (BOM, NUL, U+FFFF, quotes, CR) with every
+    chunk size: the same records as one read, each numbered once from 1."""
+    rows = [row for row in rows if row != [""]]  # a lone empty field is a blank line
+
+    def field(value: str) -> str:
+        if any(ch in value for ch in ';"\r\n'):
+            return '"' + value.replace('"', '""') + '"'
+        return value
+
+    text = "".join(";".join(map(field, row)) + line_end for row in [["a", "b"], *rows])
+    path = write(tmp_path, "p.csv", text)
+    whole = read_all(path, "csv", ["a", "b"])
+    assert read_all(path, "csv", ["a", "b"], batch_bytes=batch_bytes) == whole
+    _, numbers, rejected = whole
+    counted = sorted(numbers + [n for n, _ in rejected])
+    assert counted == list(range(1, len(counted) + 1))
+    assert len(counted) == len(rows)
+
+
+@pytest.mark.parametrize(
+    "data", [b"a;b\n", b"a;b", b"\xef\xbb\xbfa;b\r\n\r\n\n", b"\n\na;b\r", b"a;b\r\n\r"]
+)
+def test_read_header_refuses_a_header_without_records(tmp_path: Path, data: bytes) -> None:
+    """Corpus: a header-only export (cut short after its header?) must not publish an
+    empty data set. The preflight refuses it; the reader itself reads no record."""
+    path = write(tmp_path, "a.csv", data)
+    with pytest.raises(InputError) as caught:
+        read_header(path, "csv")
+    assert caught.value.code == "empty-input"
+    assert read_all(path, "csv", ["a", "b"]) == ([], [], [])
+
+
+@pytest.mark.parametrize("data", [b"a;b\n \n", b"a;b\n1\n", b"a;b\n\x00", b"a;b\r\n\r\n;"])
+def test_read_header_accepts_a_header_with_any_record(tmp_path: Path, data: bytes) -> None:
+    path = write(tmp_path, "a.csv", data)
+    assert read_header(path, "csv") == ["a", "b"]
+
+
+def test_read_header_refuses_parquet_without_rows(tmp_path: Path) -> None:
+    path = str(tmp_path / "a.parquet")
+    pq.write_table(pa.table({"a": pa.array([], pa.string())}), path)
+    with pytest.raises(InputError) as caught:
+        read_header(path, "parquet")
+    assert caught.value.code == "empty-input"
+
+
+def _bytes_column(kind: str) -> pa.Array:
+    values = [b"ok", NIR.encode()[:1] + b"\xff", b"z\x00", None, b"fi"]  # all 2 bytes
+    if kind == "binary":
+        return pa.array(values, pa.binary())
+    if kind == "large_binary":
+        return pa.array(values, pa.large_binary())
+    if kind == "fixed_size_binary":
+        return pa.array(values, pa.binary(2))
+    if kind == "binary_view":
+        return pa.array(values, pa.binary_view())
+    assert kind == "string_view"
+    return pa.array(values, pa.binary_view()).view(pa.string_view())
+
+
+@pytest.mark.parametrize(
+    "kind", ["binary", "large_binary", "fixed_size_binary", "binary_view", "string_view"]
+)
+def test_parquet_text_stored_as_bytes_is_read_as_text(tmp_path: Path, kind: str) -> None:
+    """Corpus: text stored as plain bytes (older writers) or in view types reached the
+    policy's cast, which failed on the first byte that is not UTF-8 (exit 1). It is
+    read as text; a value that is not UTF-8, or holds NUL, rejects its row."""
+    path = str(tmp_path / "a.parquet")
+    pq.write_table(pa.table({"a": _bytes_column(kind), "b": pa.array(range(5))}), path)
+    records, numbers, rejected = read_all(path, "parquet", ["a", "b"])
+    assert numbers == [1, 4, 5]
+    assert records == [{"a": "ok", "b": 0}, {"a": None, "b": 3}, {"a": "fi", "b": 4}]
+    assert rejected == [(2, "invalid-encoding"), (3, "invalid-encoding")]
+    batch = next(iter_batches(path, "parquet", columns=["a", "b"]))
+    assert pa.types.is_string(batch.table["a"].type) or pa.types.is_large_string(
+        batch.table["a"].type
+    )
+
+
+def test_parquet_dictionary_text_is_read_as_plain_text(tmp_path: Path) -> None:
+    path = str(tmp_path / "a.parquet")
+    column = pa.array(["x", None, "y", "x"]).dictionary_encode()
+    pq.write_table(pa.table({"a": column}), path)
+    batch = next(iter_batches(path, "parquet", columns=["a"]))
+    assert batch.table["a"].type == pa.string()
+    assert batch.table["a"].to_pylist() == ["x", None, "y", "x"]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pa.array([["x"], None]),
+        pa.array([{"k": "x"}, None]),
+        pa.array([[("k", 1)], None], pa.map_(pa.string(), pa.int64())),
+        pa.array([["x"], None], pa.large_list(pa.string())),
+    ],
+)
+def test_parquet_nested_columns_are_refused_by_name_or_position(
+    tmp_path: Path, column: pa.Array
+) -> None:
+    """Corpus: a nested column reached the policy's cast to text (exit 1). It is refused
+    before any row is read; a column name that does not look like one is not quoted."""
+    path = str(tmp_path / "a.parquet")
+    pq.write_table(pa.table({"ok": ["a", "b"], "nested_col": column}), path)
+    for read in (
+        lambda: read_header(path, "parquet"),
+        lambda: read_all(path, "parquet", ["ok", "nested_col"]),
+    ):
+        with pytest.raises(InputError) as caught:
+            read()
+        assert caught.value.code == "unreadable-input"
+        assert "column nested_col holds nested values" in str(caught.value)
+    odd = str(tmp_path / "b.parquet")
+    pq.write_table(pa.table({"ok": ["a", "b"], NAME: column}), odd)
+    error = refusal(odd, "parquet", ["ok", NAME])
+    assert "column #2 holds nested values" in str(error)
