@@ -49,6 +49,7 @@ from schemas.yaml_nodes import (
     Fields,
     Problems,
     compose,
+    keyword,
     line_of,
     mapping,
     qualified,
@@ -129,11 +130,14 @@ def shipped_policy_path(name: str) -> Path:
 def load_policy(path: str | os.PathLike[str]) -> Policy:
     """Read and validate the policy file at `path`."""
     source = os.fspath(path)
+    data = None
     try:
         with open(source, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except (OSError, ValueError):
-        raise PolicyError([policy_problem(source, 0, "policy-unreadable")]) from None
+        pass
+    if data is None:  # raised here, not in the except block: no context to carry
+        raise PolicyError([policy_problem(source, 0, "policy-unreadable")])
     return load_policy_bytes(data, source)
 
 
@@ -141,11 +145,15 @@ def load_policy_bytes(data: bytes, source: str) -> Policy:
     """Validate a policy given as the bytes of its file (UTF-8)."""
     if len(data) > MAX_BYTES:
         raise PolicyError([policy_problem(source, 0, "policy-too-large")])
+    # The decode error holds the whole file: the PolicyError is raised outside the except
+    # block, so that the error carries it neither as cause nor as context.
+    line = None
     try:
         decoded = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise PolicyError([policy_problem(source, line, "policy-syntax")]) from None
+    if line is not None:
+        raise PolicyError([policy_problem(source, line, "policy-syntax")])
     return _load(decoded, source, hashlib.sha256(data).hexdigest())
 
 
@@ -279,7 +287,7 @@ def _columns(node: Node | None, problems: Problems) -> list[_Entry] | None:
         if reference == entry.name:
             problems.invalid(where, qualified(entry.name, "reference"), "must name another column")
         elif target is None or target.type not in ("date", "datetime", None):
-            column, value = word(entry.name), word(reference)
+            column, value = word(entry.name), keyword(reference, declared)
             problems.add(line_of(where), "unknown-reference", column=column, value=value)
     return entries
 
@@ -422,13 +430,16 @@ def _outputs(
         return ()
     if not items:
         problems.invalid(list_node, "output.columns", "must list at least one column")
+    # A listed name is quoted only if a rule produces it or nearly (a typo).
+    vocabulary = {output for entry in entries or () for output, _ in entry.produced}
     listed: dict[str, Node] = {}
     for item in items:
         name = text(item, problems, "output.columns")
         if name is not None and not COLUMN_NAME.fullmatch(name):
             problems.invalid(item, "output.columns", _COLUMN_REASON)
         elif name is not None and name in listed:
-            problems.invalid(item, "output.columns", f"lists '{word(name)}' more than once")
+            shown = keyword(name, vocabulary)
+            problems.invalid(item, "output.columns", f"lists '{shown}' more than once")
         elif name is not None:
             listed[name] = item
     if entries is None:
@@ -442,7 +453,8 @@ def _outputs(
     if all(entry.outputs_known for entry in entries):
         for name, item in listed.items():
             if name not in produced:
-                problems.add(line_of(item), "output-not-produced", column=word(name))
+                shown = keyword(name, vocabulary)
+                problems.add(line_of(item), "output-not-produced", column=shown)
     for output, output_node in produced.items():
         if output not in listed:
             problems.add(line_of(output_node), "output-not-listed", column=word(output))

@@ -10,6 +10,7 @@ problem is reported at once.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Collection
@@ -30,6 +31,7 @@ FLOAT_TAG = _STANDARD + "float"
 NULL_TAG = _STANDARD + "null"
 _SCALAR_TAGS = frozenset(_STANDARD + name for name in ("str", "int", "float", "bool", "null"))
 
+NOT_SHOWN = "<not shown>"
 _WORD = re.compile(r"[A-Za-z0-9_.:/!+-]+")
 _DECIMAL_INT = re.compile(r"[-+]?[0-9]{1,18}")
 _DECIMAL_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
@@ -40,8 +42,22 @@ def word(text: str, limit: int = 40) -> str:
     if text == "":
         return ""
     if not _WORD.fullmatch(text):
-        return "<not shown>"
+        return NOT_SHOWN
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def keyword(text: str, vocabulary: Collection[str]) -> str:
+    """`text` fit to quote where it should have been one of `vocabulary`.
+
+    A word of the vocabulary, or a near miss of one (a typo such as 'keeep'), is quoted;
+    anything else is not: a policy is written by people who may paste an identifier in
+    the wrong place, and its messages end up in logs. The line number locates it.
+    """
+    if text in vocabulary:
+        return word(text)
+    if len(text) <= 64 and difflib.get_close_matches(text, list(vocabulary), n=1, cutoff=0.75):
+        return word(text)
+    return NOT_SHOWN
 
 
 def qualified(label: str, key: str, limit: int = 40) -> str:
@@ -91,8 +107,13 @@ def _error_line(exc: yaml.YAMLError, text: str) -> int:
 
 
 def _check_events(text: str, problems: Problems) -> None:
-    """Check nesting, anchors, aliases and tags on the event stream; raise on bad syntax."""
+    """Check nesting, anchors, aliases and tags on the event stream; raise on bad syntax.
+
+    PolicyErrors are raised outside ``except`` blocks: a YAMLError's marks hold the whole
+    policy text, which must be neither the cause nor the context of the error.
+    """
     depth = 0
+    syntax_line = None
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             line = event.start_mark.line + 1
@@ -116,8 +137,10 @@ def _check_events(text: str, problems: Problems) -> None:
             if len(problems) >= MAX_YAML_PROBLEMS:
                 break
     except yaml.YAMLError as exc:
-        problems.add(_error_line(exc, text), "policy-syntax")
-        raise problems.error() from None
+        syntax_line = _error_line(exc, text)
+    if syntax_line is not None:
+        problems.add(syntax_line, "policy-syntax")
+        raise problems.error()
 
 
 def compose(text: str, problems: Problems) -> Node | None:
@@ -128,11 +151,13 @@ def compose(text: str, problems: Problems) -> Node | None:
     _check_events(text, problems)
     if problems.items:
         raise problems.error()
+    syntax_line = 0
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        problems.add(_error_line(exc, text), "policy-syntax")
-        raise problems.error() from None
+        syntax_line = _error_line(exc, text)
+    problems.add(syntax_line, "policy-syntax")  # outside the except block: no context
+    raise problems.error()
 
 
 def text(node: Node, problems: Problems, field: str) -> str | None:
@@ -227,10 +252,12 @@ class Fields:
     def choice(
         self, key: str, options: Collection[str], code: str, column: str, required: bool = False
     ) -> str | None:
-        """One of `options`; anything else is reported under `code` for `column`."""
+        """One of `options`; anything else is reported under `code` for `column`, quoted
+        only if it is a near miss of an option."""
         value = self.text(key, required)
         if value is not None and value not in options:
-            self.problems.add(line_of(self._items[key][1]), code, column=column, value=word(value))
+            shown = keyword(value, options)
+            self.problems.add(line_of(self._items[key][1]), code, column=column, value=shown)
             return None
         return value
 

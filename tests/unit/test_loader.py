@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import string
 import time
+import traceback
 from pathlib import Path
 
 import pytest
@@ -511,7 +513,7 @@ def test_error_text_is_one_line_per_problem_with_file_and_line() -> None:
     assert str(caught.value).splitlines() == [
         "policies/p.yaml:2: invalid-value: field 'name' must be lower-case letters, digits,"
         " '.', '_' or '-', starting with a letter or digit",
-        "policies/p.yaml:7: unknown-normaliser: column 'id' has unknown normaliser 'phone'",
+        "policies/p.yaml:7: unknown-normaliser: column 'id' has unknown normaliser '<not shown>'",
     ]
     assert caught.value.exit_code == 2
 
@@ -619,3 +621,94 @@ def test_mutated_valid_policy_raises_only_policy_error(start: int, end: int, ins
         load_policy_text(text, "fuzz.yaml")
     except PolicyError as error:
         assert all(0 <= problem.line <= text.count("\n") + 2 for problem in error.problems)
+
+
+# --- nothing from the file is quoted unless it is policy vocabulary --------------------
+# Found by tests/e2e/test_error_path_canaries.py: an identifier pasted where an action,
+# type, normaliser, operation, reference or output name belongs was echoed in the error.
+
+_PASTED = "PCANARY001"  # an identifier from the export, not a word of the policy format
+
+
+@pytest.mark.parametrize(
+    "old, new, code",
+    [
+        ("{name: secret, action: drop}", f"{{name: secret, action: {_PASTED}}}", "unknown-action"),
+        ("type: datetime", f"type: {_PASTED}", "unknown-type"),
+        ("normaliser: exact", f"normaliser: {_PASTED}", "unknown-normaliser"),
+        ("operation: year_month", f"operation: {_PASTED}", "unknown-operation"),
+        ("reference: seen", f"reference: {_PASTED}", "unknown-reference"),
+        ("[id_token, born, seen]", f"[id_token, born, seen, {_PASTED}]", "output-not-produced"),
+        (
+            "[id_token, born, seen]",
+            f"[id_token, born, seen, {_PASTED}, {_PASTED}]",
+            "invalid-value",
+        ),
+    ],
+)
+def test_values_that_are_not_vocabulary_are_not_quoted(old: str, new: str, code: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        load_policy_text(VALID.replace(old, new), "p.yaml")
+    assert code in {problem.code for problem in caught.value.problems}
+    assert _PASTED not in str(caught.value)
+    assert "<not shown>" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "old, new, quoted",
+    [
+        ("{name: secret, action: drop}", "{name: secret, action: dropp}", "unknown action 'dropp'"),
+        ("normaliser: exact", "normaliser: exacte", "unknown normaliser 'exacte'"),
+        ("operation: year_month", "operation: year-month", "unknown operation 'year-month'"),
+        ("reference: seen", "reference: sen", "refers to 'sen'"),
+        ("reference: seen", "reference: secret", "refers to 'secret'"),
+        ("[id_token, born, seen]", "[id_tokn, born, seen]", "column 'id_tokn' is listed"),
+    ],
+)
+def test_near_misses_and_declared_names_are_quoted(old: str, new: str, quoted: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        load_policy_text(VALID.replace(old, new), "p.yaml")
+    assert quoted in str(caught.value)
+
+
+_ACTIONS = ("keep", "drop", "tokenise", "generalise", "encrypt", "fpe")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(_ACTIONS),
+    st.text(string.ascii_letters + "_", min_size=1, max_size=4),
+    st.booleans(),
+)
+def test_an_unknown_action_is_quoted_only_when_near_a_known_one(
+    action: str, noise: str, append: bool
+) -> None:
+    value = action + noise if append else noise + action[len(noise) :]
+    if value in _ACTIONS or value.lower() in ("y", "n", "yes", "no", "on", "off", "true", "null"):
+        return
+    text = VALID.replace("{name: secret, action: drop}", f"{{name: secret, action: '{value}'}}")
+    with pytest.raises(PolicyError) as caught:
+        load_policy_text(text, "p.yaml")
+    near = difflib.get_close_matches(value, _ACTIONS, n=1, cutoff=0.75)
+    assert (f"'{value}'" in str(caught.value)) == bool(near)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"# 2 84 05 56 260 123 09 DUPONT\nname: \xe9\n",  # not UTF-8
+        b"# 2 84 05 56 260 123 09 DUPONT\nname: [a, b\n",  # YAML syntax error
+        b"# 2 84 05 56 260 123 09 DUPONT\nname: 'a\n",  # unclosed quote
+        b"# 2 84 05 56 260 123 09 DUPONT\n\tname: a\n",  # a tab YAML refuses
+    ],
+)
+def test_policy_errors_carry_no_context_holding_the_file(data: bytes) -> None:
+    """Found by the canary suite: the UnicodeDecodeError or YAMLError behind a refusal
+    stayed attached as __context__ (``raise ... from None`` only hides it), and both
+    hold the whole policy text, comments included."""
+    with pytest.raises(PolicyError) as caught:
+        load_policy_bytes(data, "p.yaml")
+    error = caught.value
+    assert error.__cause__ is None and error.__context__ is None
+    texts = str(error) + repr(error.args) + "".join(traceback.format_exception(error))
+    assert "DUPONT" not in texts and "260 123" not in texts
