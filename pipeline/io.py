@@ -10,7 +10,8 @@ from apache_beam.io.parquetio import WriteToParquetBatched
 from apache_beam.pvalue import TaggedOutput
 
 from pipeline.readers import iter_batches
-from transforms.beam import REJECTED, STATS, SourceBatch, redacted_errors
+from schemas.errors import PseudolabError
+from transforms.beam import REJECTED, STATS, SourceBatch, redacted_errors, refusal
 from transforms.rejected import rejected_table
 
 
@@ -32,6 +33,12 @@ class _ReadFileFn(beam.DoFn):
         self._settings = settings
 
     def process(self, source: InputFile):
+        try:
+            yield from self._read(source)
+        except PseudolabError as error:  # a file that turns out unreadable mid-way
+            yield TaggedOutput(STATS, refusal(error))
+
+    def _read(self, source: InputFile):
         settings = self._settings
         records = 0
         with redacted_errors(f"reading {source.path}"):

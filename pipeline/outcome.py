@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from schemas.errors import PseudolabError
+
 STATS_DIR = "_stats"
 
 
@@ -67,6 +69,22 @@ def _read_stats(staging: str) -> list[tuple[list, int]]:
         with open(path, encoding="utf-8") as handle:
             entries.extend(json.loads(line) for line in handle if line.strip())
     return entries
+
+
+class RefusedInPipeline(PseudolabError):
+    """A refusal met by a worker (a file unreadable mid-way, a keyring changed)."""
+
+    def __init__(self, exit_code: int, message: str):
+        self.exit_code = exit_code
+        super().__init__(message)
+
+
+def check_refusals(staging: str) -> None:
+    """Raise the first refusal the workers recorded, with its exit code."""
+    refusals = sorted((key[1], key[2]) for key, _ in _read_stats(staging) if key[0] == "refused")
+    if refusals:
+        exit_code, message = refusals[0]
+        raise RefusedInPipeline(exit_code, f"{message}; nothing published")
 
 
 def read_outcome(staging: str, input_paths: list[str]) -> Outcome:

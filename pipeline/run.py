@@ -14,7 +14,7 @@ import apache_beam as beam
 from pipeline import __version__
 from pipeline.io import ReadExport, ReadSettings, write_parquet
 from pipeline.options import build_options, describe_runner, make_runner
-from pipeline.outcome import STATS_DIR, read_outcome, remove_stats
+from pipeline.outcome import STATS_DIR, check_refusals, read_outcome, remove_stats
 from pipeline.preflight import Preflight, run_preflight
 from pipeline.privacy_pass import (
     enforce,
@@ -145,6 +145,7 @@ def execute(request: RunRequest) -> dict:
         pipeline.run().wait_until_finish()
         timings["pipeline_s"] = time.perf_counter() - pipeline_clock
 
+        check_refusals(staging.path)
         privacy = None
         if preflight.policy.privacy is not None:
             privacy = _privacy_gate(preflight, options, staging.path, run_id)

@@ -48,6 +48,13 @@ def redacted_errors(step: str) -> Iterator[None]:
         raise StepFailed(f"{step} failed: {type(error).__name__} (details withheld)") from None
 
 
+def refusal(error: PseudolabError) -> tuple[tuple, int]:
+    """A refusal met inside the pipeline, as a stats record: the launcher turns it into
+    the refusal's exit code after the run, and publishes nothing. Messages of
+    PseudolabError are value-free by construction."""
+    return ("refused", error.exit_code, str(error)), 1
+
+
 @dataclass(frozen=True)
 class KeyringRef:
     """Where workers find the key: a path, and the primary key id seen at preflight."""
@@ -80,9 +87,16 @@ class _PseudonymiseFn(beam.DoFn):
         self._applier: PolicyApplier | None = None
 
     def setup(self) -> None:
-        self._applier = PolicyApplier(self._policy, self._keyring_ref.load())
+        self._refused: PseudolabError | None = None
+        try:
+            self._applier = PolicyApplier(self._policy, self._keyring_ref.load())
+        except PseudolabError as error:  # e.g. the keyring changed since the preflight
+            self._refused = error
 
     def process(self, element: SourceBatch):
+        if self._refused is not None:
+            yield TaggedOutput(STATS, refusal(self._refused))
+            return
         assert self._applier is not None
         with redacted_errors("pseudonymise"):
             applied = self._applier.apply(element.table)
@@ -107,6 +121,7 @@ class _PseudonymiseFn(beam.DoFn):
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_applier"] = None  # never ship key-derived state
+        state.pop("_refused", None)
         return state
 
 
