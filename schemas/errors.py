@@ -35,7 +35,7 @@ POLICY_REASONS: dict[str, str] = {
 INPUT_REASONS: dict[str, str] = {
     "no-input": "no file matches '{path}'",
     "unreadable-input": "{path} cannot be read as {format}: {reason}",
-    "empty-input": "{path} has no header row",
+    "empty-input": "{path} has no data (no header row, or no row after it)",
     "unknown-column": "{path}: column '{column}' is not named in the policy",
     "missing-column": "{path}: column '{column}' declared in the policy is missing",
     "duplicate-header": "{path}: column '{column}' appears more than once in the header",

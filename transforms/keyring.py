@@ -169,9 +169,9 @@ def parse_keyring(data: bytes, source: str) -> Keyring:
     if not isinstance(primary, str) or not primary:
         raise _refuse("keyring-primary", source, reason="no primary key")
     if primary in retired or primary in destroyed:
-        raise _refuse("keyring-primary", source, reason=f"primary '{primary[:64]}' is not active")
+        raise _refuse("keyring-primary", source, reason="the primary key is not active")
     if not any(key.key_id == primary for key in keys):
-        raise _refuse("keyring-primary", source, reason=f"primary '{primary[:64]}' is not a key")
+        raise _refuse("keyring-primary", source, reason="the primary names none of the keys")
     return Keyring(
         source=source,
         primary_id=primary,
