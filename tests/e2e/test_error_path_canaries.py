@@ -303,16 +303,6 @@ def _secret_as_id(keys_path: Path) -> dict:
     return _keyring_document(keys_path, primary=secret, entry={"id": secret})
 
 
-SWAPPED_BUG = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug outside this change (transforms/keyring.py): parse_keyring quotes the"
-        " 'primary' value in keyring-primary messages (\"primary '{primary[:64]}' is not"
-        ' a key"), so a document whose primary holds the secret prints the secret.'
-        " Fix: quote it only when it matches _KEY_ID, else say 'is not a key id'."
-    ),
-)
-
 BAD_KEYRINGS = {
     # name: (document builder, expected code)
     "weak-key": (_weak, "keyring-weak-key"),
@@ -326,7 +316,7 @@ BAD_KEYRINGS = {
 @pytest.mark.parametrize("source", ["file", "env"])
 @pytest.mark.parametrize(
     "case",
-    [pytest.param(c, marks=SWAPPED_BUG) if c == "secret-as-primary" else c for c in BAD_KEYRINGS],
+    BAD_KEYRINGS,
 )
 def test_bad_keyring_refuses_without_echoing_key_material(case, source, tmp_path, export, keys):
     builder, code = BAD_KEYRINGS[case]
