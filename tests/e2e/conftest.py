@@ -110,6 +110,29 @@ def pseudolab(*args: str, cwd: Path | None = None, env: dict | None = None) -> R
     return Result(done.returncode, done.stdout, done.stderr)
 
 
+def run_export(
+    export: Path | str,
+    output: Path,
+    keyring: Path | str,
+    *extra: str,
+    policy: Path | str = "lab-export-v1",
+    env: dict | None = None,
+) -> Result:
+    """`pseudolab run` of one input into `output`; Beam options may follow `--` in extra."""
+    return pseudolab(
+        "run", "--policy", str(policy), "--input", str(export), "--output", str(output),
+        "--keyring", str(keyring), *extra, env=env,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def module_keyring(tmp_path_factory) -> Path:
+    """One keyring for a whole test module (mode 0600)."""
+    path = tmp_path_factory.mktemp("module-keys") / "keyring.json"
+    assert pseudolab("keygen", "--output", str(path)).code == 0
+    return path
+
+
 def write_export(path: Path, rows: int, extra_rows: list[dict], seed: int = 7) -> Path:
     """A synthetic export with `extra_rows` appended in the same CSV dialect."""
     write_sample(path, rows=rows, seed=seed)

@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     pseudolab,
     write_export,
 )
+from tests.e2e.conftest import run_export as run
 
 
 def independent_token(keyring: Path, domain: str, value: str) -> str:
@@ -42,29 +43,6 @@ def policy_without_privacy_gate(directory: Path) -> Path:
     path = directory / "no-gate.yaml"
     path.write_text(text.split("\nprivacy:")[0] + "\n", encoding="utf-8")
     return path
-
-
-def run(
-    export: Path,
-    output: Path,
-    keyring: Path | str,
-    *extra: str,
-    policy: str = "lab-export-v1",
-    env: dict | None = None,
-):
-    return pseudolab(
-        "run",
-        "--policy",
-        policy,
-        "--input",
-        str(export),
-        "--output",
-        str(output),
-        "--keyring",
-        str(keyring),
-        *extra,
-        env=env,
-    )
 
 
 def everything_written(directory: Path) -> str:

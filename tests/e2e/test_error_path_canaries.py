@@ -37,7 +37,7 @@ from pipeline import cli
 from pipeline.run import RunRequest, execute
 from schemas.errors import PseudolabError
 from schemas.loader import load_policy, load_policy_bytes, shipped_policy_path
-from tests.e2e.conftest import CANARIES, CANARY_ROW, pseudolab, write_export
+from tests.e2e.conftest import CANARIES, CANARY_ROW, pseudolab, run_export, write_export
 from tests.e2e.test_cli_run import policy_without_privacy_gate
 from transforms.beam import KeyringRef, _PseudonymiseFn
 from transforms.keyring import load_keyring, write_new_keyring
@@ -110,18 +110,7 @@ def assert_nothing_leaks(keys: KeyMaterial, *texts: str, trees: tuple[Path, ...]
 
 
 def run(export: Path, output: Path, keyring: str | Path, policy: str = "lab-export-v1", env=None):
-    return pseudolab(
-        "run",
-        "--policy",
-        policy,
-        "--input",
-        str(export),
-        "--output",
-        str(output),
-        "--keyring",
-        str(keyring),
-        env=env,
-    )
+    return run_export(export, output, keyring, policy=policy, env=env)
 
 
 def exception_texts(error: BaseException) -> str:
@@ -142,13 +131,6 @@ def no_debug(monkeypatch):
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("canaries")
-
-
-@pytest.fixture(scope="module")
-def module_keyring(workdir: Path) -> Path:
-    path = workdir / "keys" / "keyring.json"
-    write_new_keyring(path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -51,9 +51,14 @@ import pytest
 from pipeline.sample import COLUMNS
 from schemas.errors import INPUT_REASONS
 from schemas.loader import shipped_policy_path
-from tests.e2e.conftest import CANARIES, CANARY_NIR_BODY, CANARY_ROW, pseudolab, write_export
+from tests.e2e.conftest import (
+    CANARIES,
+    CANARY_NIR_BODY,
+    CANARY_ROW,
+    run_export,
+    write_export,
+)
 from tests.e2e.test_cli_run import everything_written, independent_token
-from transforms.keyring import write_new_keyring
 from transforms.nir import nir_key, normalise_nir_array
 
 ROWS = 300  # synthetic rows before the canary row; the canary row is record ROWS + 1
@@ -103,18 +108,7 @@ def table_of(csv_path: Path) -> pa.Table:
 
 
 def run_cli(export: Path | str, output: Path, keyring: Path, policy: str, *extra: str):
-    return pseudolab(
-        "run",
-        "--policy",
-        policy,
-        "--input",
-        str(export),
-        "--output",
-        str(output),
-        "--keyring",
-        str(keyring),
-        *extra,
-    )
+    return run_export(export, output, keyring, *extra, policy=policy)
 
 
 def leaked(text: str) -> list[str]:
@@ -210,13 +204,6 @@ def assert_refused(result, output: Path, code: str) -> None:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("malformed")
-
-
-@pytest.fixture(scope="module")
-def module_keyring(workdir: Path) -> Path:
-    path = workdir / "keys" / "keyring.json"
-    write_new_keyring(path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -653,6 +640,7 @@ FILE_CASES = {
         "duplicate-header",
     ),
 }
+
 
 @pytest.mark.parametrize("case", FILE_CASES)
 def test_file_level_corruption_refuses_with_one_line(case, sample, module_keyring, tmp_path):

@@ -19,6 +19,7 @@ from pycanon import anonymity
 
 from schemas.loader import shipped_policy_path
 from tests.e2e.conftest import CANARY_ROW, pseudolab, write_export
+from tests.e2e.conftest import run_export as run
 
 pytestmark = pytest.mark.slow
 
@@ -47,21 +48,6 @@ def policy_with_privacy(directory: Path, name: str, section: str) -> Path:
     path = directory / f"{name}.yaml"
     path.write_text(text.split("\nprivacy:")[0] + "\nprivacy:\n" + section, encoding="utf-8")
     return path
-
-
-def run(export: Path, output: Path, keyring: Path, *extra: str, policy: str = "lab-export-v1"):
-    return pseudolab(
-        "run",
-        "--policy",
-        str(policy),
-        "--input",
-        str(export),
-        "--output",
-        str(output),
-        "--keyring",
-        str(keyring),
-        *extra,
-    )
 
 
 class Run:
