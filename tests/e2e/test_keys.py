@@ -123,9 +123,14 @@ def test_rotation_crosswalk_maps_every_old_token_to_the_new_one(tmp_path, export
 
     old_token = _column(before, "patient_token")[0]
     key_id = old_token.split(".")[1]
-    assert pseudolab("key", "destroy", "--keyring", str(keyring), "--id", key_id).code == 0
     tokens = tmp_path / "old.txt"
     tokens.write_text(old_token + "\n")
+    retired = pseudolab(
+        "reidentify", "--policy", str(policy), "--keyring", str(keyring), "--column",
+        "ipp_patient", "--input", str(tokens), "--audit-log", str(tmp_path / "a.jsonl"),
+    )  # fmt: skip
+    assert retired.code == 0 and retired.stdout.strip() in _source_ipps(export)
+    assert pseudolab("key", "destroy", "--keyring", str(keyring), "--id", key_id).code == 0
     result = pseudolab(
         "reidentify", "--policy", str(policy), "--keyring", str(keyring), "--column",
         "ipp_patient", "--input", str(tokens), "--audit-log", str(tmp_path / "a.jsonl"),
