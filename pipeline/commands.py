@@ -12,7 +12,6 @@ from collections import Counter
 
 from pipeline.preflight import check_inputs, expand_inputs, resolve_policy
 from pipeline.report import REPORT_NAME, summary_lines
-from pipeline.report_html import HTML_NAME
 from pipeline.run import RunRequest, execute
 from schemas.errors import UsageError
 from schemas.model import action_name
@@ -141,7 +140,6 @@ def command_report(args: argparse.Namespace, beam_args: list[str]) -> int:
     for detail in report.get("column_details", []):
         target = f" -> {detail['output']}" if detail.get("output") else ""
         print(f"  {detail['input']}: {detail['action']}{target} ({detail['detail']})")
-    print(f"report for people: {os.path.join(os.path.abspath(args.directory), HTML_NAME)}")
     return 0
 
 

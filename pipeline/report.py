@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pipeline import __version__
 from pipeline.io import InputFile
 from pipeline.outcome import Outcome
+from pipeline.report_html import HTML_NAME
 from schemas.model import (
     AgeBand,
     Bucket,
@@ -160,4 +161,5 @@ def summary_lines(report: dict, output: str) -> list[str]:
             f" {privacy['prosecutor_risk']['max']:.3f}"
         )
     lines.append(f"output: {output} ({report['timings'].get('total_s', 0):.1f} s)")
+    lines.append(f"report for people: {os.path.join(output, HTML_NAME)}")
     return lines
