@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from transforms.distinct import each, map_distinct
 from transforms.nir import normalise_nir_array
 
 
@@ -38,9 +39,7 @@ def normalise_name_text(value: str) -> str:
 
 
 def _name(values: pa.Array) -> pa.Array:
-    encoded = values.dictionary_encode()
-    names = [normalise_name_text(v) for v in encoded.dictionary.to_pylist()]
-    return pc.take(pa.array(names, pa.string()), encoded.indices)
+    return map_distinct(values, each(normalise_name_text))
 
 
 def _email(values: pa.Array) -> pa.Array:

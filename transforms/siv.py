@@ -23,12 +23,12 @@ import base64
 import binascii
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from transforms.distinct import each, map_distinct
 from transforms.keyring import SecretKey
 
 VERSION = "v1"
@@ -167,19 +167,8 @@ class SivCipher:
 
     def encrypt_array(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
         """Tokens of a string array; null stays null. Each distinct value is encrypted once."""
-        return self._map_distinct(values, self._seal)
+        return map_distinct(values, each(self._seal))
 
     def decrypt_array(self, tokens: pa.Array | pa.ChunkedArray) -> pa.Array:
         """Values behind a token array; null stays null. Any bad token raises SivTokenError."""
-        return self._map_distinct(tokens, self.decrypt)
-
-    @staticmethod
-    def _map_distinct(values: pa.Array | pa.ChunkedArray, function) -> pa.Array:
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        values = values.cast(pa.string())
-        if len(values) == 0:
-            return pa.array([], pa.string())
-        encoded = values.dictionary_encode()
-        distinct = [function(value) for value in encoded.dictionary.to_pylist()]
-        return pc.take(pa.array(distinct, pa.string()), encoded.indices)
+        return map_distinct(tokens, each(self.decrypt))

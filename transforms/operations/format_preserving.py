@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.model import Fpe
+from transforms.distinct import map_distinct
 from transforms.fpe import FF1, fpe_nir_many, min_length
 from transforms.normalisers import normalise
 from transforms.operations.result import OperationResult
@@ -19,18 +20,12 @@ from transforms.operations.result import OperationResult
 DIGITS_MIN = min_length(10)
 
 
-def _map_distinct(values: pa.Array, function) -> pa.Array:
-    encoded = values.dictionary_encode()
-    mapped = function(encoded.dictionary.to_pylist())
-    return pc.take(pa.array(mapped, pa.string()), encoded.indices)
-
-
 def apply(values: pa.Array, op: Fpe, *, key: bytes, tweak: bytes) -> OperationResult:
     if op.format == "nir":
         normalised = normalise(values, "nir")
         refused, reason = normalised.refused, normalised.reason
         bodies = normalised.values
-        encrypted = _map_distinct(bodies, lambda many: fpe_nir_many(key, tweak, many))
+        encrypted = map_distinct(bodies, lambda many: fpe_nir_many(key, tweak, many))
     else:
         normalised = normalise(values, "digits")
         short = pc.fill_null(pc.less(pc.utf8_length(normalised.values), DIGITS_MIN), False)
@@ -38,7 +33,7 @@ def apply(values: pa.Array, op: Fpe, *, key: bytes, tweak: bytes) -> OperationRe
         reason = "too-short-for-fpe"
         digits = pc.if_else(short, pa.scalar(None, pa.string()), normalised.values)
         cipher = FF1(key, 10)
-        encrypted = _map_distinct(digits, lambda many: cipher.encrypt_many(many, tweak))
+        encrypted = map_distinct(digits, lambda many: cipher.encrypt_many(many, tweak))
     if op.on_invalid == "reject":
         return OperationResult(encrypted, rejected=refused, reject_code=reason)
     return OperationResult(encrypted, flagged=refused, flag_code=reason)

@@ -10,22 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from schemas.model import AgeBand, Departement, Generalise, GeneraliseStep, Policy, YearMonth
+from transforms.distinct import each, map_distinct
 from transforms.privacy.regions import region_of
 
 SUPPRESSED = "suppressed"
-
-Mapper = Callable[[str], str | None]
-
-
-def _map_distinct(values: pa.Array, mapper: Mapper) -> pa.Array:
-    """Apply a Python function to each distinct value only (labels are few)."""
-    values = values.cast(pa.string())
-    encoded = values.dictionary_encode()
-    mapped = [mapper(value) for value in encoded.dictionary.to_pylist()]
-    return pc.take(pa.array(mapped, pa.string()), encoded.indices)
 
 
 def wider_band(label: str, width: int, top: int) -> str:
@@ -72,12 +62,12 @@ def step_function(policy: Policy, step: GeneraliseStep) -> Callable[[pa.Array], 
     operation = producing_operation(policy, step.column)
     if isinstance(operation, AgeBand):
         width, top = int(step.to), operation.top
-        return lambda values: _map_distinct(values, lambda v: wider_band(v, width, top))
+        return lambda values: map_distinct(values, each(lambda v: wider_band(v, width, top)))
     if isinstance(operation, Departement) and step.to == "region":
-        return lambda values: _map_distinct(values, region_of)
+        return lambda values: map_distinct(values, each(region_of))
     if isinstance(operation, YearMonth) and step.to in ("quarter", "year"):
         mapper = quarter if step.to == "quarter" else year_of
-        return lambda values: _map_distinct(values, mapper)
+        return lambda values: map_distinct(values, each(mapper))
     raise ValueError(f"no hierarchy step to '{step.to}' for column '{step.column}'")
 
 
