@@ -84,10 +84,11 @@ class ReadExport(beam.PTransform):
         )
 
 
-def write_parquet(tables, directory: str, schema: pa.Schema, label: str):
-    """Parquet shards `<directory>/part-SSSSS-of-NNNNN.parquet` with `schema` (and its metadata)."""
+def write_parquet(tables, directory: str, schema: pa.Schema, label: str, prefix: str = "part"):
+    """Parquet shards `<directory>/<prefix>-SSSSS-of-NNNNN.parquet` with `schema` (and its
+    metadata)."""
     return tables | label >> WriteToParquetBatched(
-        file_path_prefix=f"{directory}/part",
+        file_path_prefix=f"{directory}/{prefix}",
         schema=schema,
         codec="snappy",
         file_name_suffix=".parquet",

@@ -9,6 +9,7 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 
+import apache_beam as beam
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -61,6 +62,17 @@ def _reasons(paths: list[str]) -> dict[str, int]:
         for entry in pc.value_counts(reasons).to_pylist():
             counts[entry["values"]] += entry["counts"]
     return dict(sorted(counts.items()))
+
+
+def write_stats(stats, staging: str, name: str):
+    """Sum (key, count) records per key and write them as JSON lines under _stats/."""
+    return (
+        stats
+        | "Sum stats" >> beam.CombinePerKey(sum)
+        | "Stats as JSON" >> beam.Map(lambda entry: json.dumps([list(entry[0]), entry[1]]))
+        | "Write stats"
+        >> beam.io.WriteToText(os.path.join(staging, STATS_DIR, name), file_name_suffix=".jsonl")
+    )
 
 
 def _read_stats(staging: str) -> list[tuple[list, int]]:

@@ -18,6 +18,7 @@ import pyarrow as pa
 from apache_beam.io.parquetio import ReadFromParquetBatched
 
 from pipeline.io import write_parquet
+from pipeline.outcome import write_stats
 from schemas.model import Policy
 from transforms.beam import REJECTED, SOURCE_FILE, SOURCE_ROW, STATS
 from transforms.privacy.beam import K_ANONYMITY, EnforcePrivacy, MeasureClasses
@@ -78,22 +79,14 @@ def enforce(
     )
     enforced = staged | EnforcePrivacy(policy, decision.level, decision.suppressed_classes, schema)
     write_parquet(enforced.data, os.path.join(staging, "data"), schema, "Write data")
-    enforced[REJECTED] | "Write suppressed" >> beam.io.parquetio.WriteToParquetBatched(
-        file_path_prefix=os.path.join(staging, "rejected", K_ANONYMITY),
-        schema=rejected_schema,
-        codec="snappy",
-        file_name_suffix=".parquet",
+    write_parquet(
+        enforced[REJECTED],
+        os.path.join(staging, "rejected"),
+        rejected_schema,
+        "Write suppressed",
+        prefix=K_ANONYMITY,
     )
-    (
-        enforced[STATS]
-        | "Sum enforcement stats" >> beam.CombinePerKey(sum)
-        | "Enforcement stats as JSON"
-        >> beam.Map(lambda entry: json.dumps([list(entry[0]), entry[1]]))
-        | "Write enforcement stats"
-        >> beam.io.WriteToText(
-            os.path.join(staging, "_stats", "privacy"), file_name_suffix=".jsonl"
-        )
-    )
+    write_stats(enforced[STATS], staging, "privacy")
 
 
 def remove_intermediates(staging: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
@@ -14,7 +13,7 @@ import apache_beam as beam
 from pipeline import __version__
 from pipeline.io import ReadExport, ReadSettings, write_parquet
 from pipeline.options import build_options, describe_runner, make_runner
-from pipeline.outcome import STATS_DIR, check_refusals, read_outcome, remove_stats
+from pipeline.outcome import check_refusals, read_outcome, remove_stats, write_stats
 from pipeline.preflight import Preflight, run_preflight
 from pipeline.privacy_pass import (
     enforce,
@@ -94,19 +93,8 @@ def build_pipeline(pipeline: beam.Pipeline, preflight: Preflight, staging: str, 
         REJECTED_SCHEMA.with_metadata(metadata),
         "Write rejected",
     )
-    (
-        (read[STATS], applied[STATS])
-        | "All stats" >> beam.Flatten()
-        | "Sum stats" >> beam.CombinePerKey(sum)
-        | "Stats as JSON" >> beam.Map(_stat_line)
-        | "Write stats"
-        >> beam.io.WriteToText(os.path.join(staging, STATS_DIR, "stats"), file_name_suffix=".jsonl")
-    )
-
-
-def _stat_line(entry: tuple[tuple, int]) -> str:
-    key, count = entry
-    return json.dumps([list(key), count])
+    stats = (read[STATS], applied[STATS]) | "All stats" >> beam.Flatten()
+    write_stats(stats, staging, "stats")
 
 
 def _privacy_gate(preflight: Preflight, options, staging: str, run_id: str) -> dict:
