@@ -137,10 +137,15 @@ class _EnforceFn(beam.DoFn):
         self._level = level
         self._suppressed = pa.array(sorted(suppressed), pa.string())
         self._schema = schema
+        self._hierarchy: Hierarchy | None = None
+
+    def setup(self) -> None:
+        self._hierarchy = Hierarchy(self._policy)
 
     def process(self, table: pa.Table):
+        assert self._hierarchy is not None
         with redacted_errors("privacy enforcement"):
-            generalised = Hierarchy(self._policy).generalise(table, self._level)
+            generalised = self._hierarchy.generalise(table, self._level)
             keys = class_keys(generalised, self._policy.privacy.quasi_identifiers)
             suppressed = pc.is_in(keys, value_set=self._suppressed)
             kept = generalised.filter(pc.invert(suppressed))

@@ -7,7 +7,7 @@ months become quarters then years, and any quasi-identifier can be suppressed
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
@@ -86,8 +86,18 @@ class Hierarchy:
         return len(self.steps) + 1
 
     def generalise(self, table: pa.Table, level: int) -> pa.Table:
-        for step, function in zip(self.steps[:level], self._functions[:level], strict=True):
-            index = table.schema.get_field_index(step.column)
-            column = table.column(index).combine_chunks()
-            table = table.set_column(index, table.schema.field(index), function(column))
+        for step in range(level):
+            table = self._step(table, step)
         return table
+
+    def each_level(self, table: pa.Table) -> Iterator[pa.Table]:
+        """`table` at levels 0, 1, ... in turn, each step applied once."""
+        yield table
+        for step in range(len(self.steps)):
+            table = self._step(table, step)
+            yield table
+
+    def _step(self, table: pa.Table, step: int) -> pa.Table:
+        index = table.schema.get_field_index(self.steps[step].column)
+        column = table.column(index).combine_chunks()
+        return table.set_column(index, table.schema.field(index), self._functions[step](column))

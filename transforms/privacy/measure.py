@@ -60,8 +60,7 @@ def batch_pairs(
     """Distinct (level, class, subject, rows) and (level, class, attribute, value)."""
     subjects = subject_keys(table, targets.subject)
     pairs, sensitive = [], []
-    for level in range(hierarchy.levels):
-        generalised = hierarchy.generalise(table, level)
+    for level, generalised in enumerate(hierarchy.each_level(table)):
         keys = class_keys(generalised, targets.quasi_identifiers)
         level_column = pa.repeat(pa.scalar(level, pa.int16()), len(keys))
         grouped = (
