@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -151,6 +152,17 @@ class InputFormat:
 
 ViolationStrategy = Literal["fail", "suppress", "generalise"]
 VIOLATION_STRATEGIES: tuple[str, ...] = ("fail", "suppress", "generalise")
+
+
+SUPPRESSED = "suppressed"  # the last step of any quasi-identifier's hierarchy
+
+
+def producing_operation(rules: Iterable[ColumnRule], output: str) -> Operation | None:
+    """The generalise operation that makes output column `output`, if any."""
+    for rule in rules:
+        if isinstance(rule.action, Generalise) and rule.action.output == output:
+            return rule.action.operation
+    return None
 
 
 @dataclass(frozen=True)

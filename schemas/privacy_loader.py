@@ -21,14 +21,15 @@ from __future__ import annotations
 from yaml.nodes import Node, SequenceNode
 
 from schemas.model import (
+    SUPPRESSED,
     VIOLATION_STRATEGIES,
     AgeBand,
     ColumnRule,
     Departement,
-    Generalise,
     GeneraliseStep,
     PrivacyTargets,
     YearMonth,
+    producing_operation,
 )
 from schemas.yaml_nodes import Problems, mapping, sequence, text, word
 
@@ -42,14 +43,6 @@ PRIVACY_FIELDS = (
     "max_suppressed_share",
     "generalise",
 )
-SUPPRESSED = "suppressed"
-
-
-def _operation_of(rules: tuple[ColumnRule, ...], output: str) -> object | None:
-    for rule in rules:
-        if isinstance(rule.action, Generalise) and rule.action.output == output:
-            return rule.action.operation
-    return None
 
 
 def _names(
@@ -119,7 +112,7 @@ def _steps(
                 item, "privacy.generalise", f"'{word(column)}' is not a quasi-identifier"
             )
             continue
-        reason = _step_problem(_operation_of(rules, column), str(to), current, column)
+        reason = _step_problem(producing_operation(rules, column), str(to), current, column)
         if reason:
             problems.invalid(to_node, f"{word(column)}.to", reason)
             continue

@@ -11,11 +11,17 @@ from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
-from schemas.model import AgeBand, Departement, Generalise, GeneraliseStep, Policy, YearMonth
+from schemas.model import (
+    SUPPRESSED,
+    AgeBand,
+    Departement,
+    GeneraliseStep,
+    Policy,
+    YearMonth,
+    producing_operation,
+)
 from transforms.distinct import each, map_distinct
 from transforms.privacy.regions import region_of
-
-SUPPRESSED = "suppressed"
 
 
 def wider_band(label: str, width: int, top: int) -> str:
@@ -36,30 +42,11 @@ def year_of(month: str) -> str:
     return month.split("-", 1)[0]
 
 
-def step_kinds(operation: object) -> tuple[str, ...]:
-    """The `to` values a step may take on an output made by `operation`."""
-    if isinstance(operation, AgeBand):
-        return ("<wider width>", SUPPRESSED)
-    if isinstance(operation, Departement):
-        return ("region", SUPPRESSED)
-    if isinstance(operation, YearMonth):
-        return ("quarter", "year", SUPPRESSED)
-    return (SUPPRESSED,)
-
-
-def producing_operation(policy: Policy, output: str) -> object | None:
-    for rule in policy.columns:
-        action = rule.action
-        if isinstance(action, Generalise) and action.output == output:
-            return action.operation
-    return None
-
-
 def step_function(policy: Policy, step: GeneraliseStep) -> Callable[[pa.Array], pa.Array]:
     """The array function of one step. The loader has checked the step is valid."""
     if step.to == SUPPRESSED:
         return lambda values: pa.nulls(len(values), values.type)
-    operation = producing_operation(policy, step.column)
+    operation = producing_operation(policy.columns, step.column)
     if isinstance(operation, AgeBand):
         width, top = int(step.to), operation.top
         return lambda values: map_distinct(values, each(lambda v: wider_band(v, width, top)))
