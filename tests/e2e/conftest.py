@@ -99,10 +99,14 @@ class Result:
         return self.stdout + self.stderr
 
 
-def pseudolab(*args: str, cwd: Path | None = None, env: dict | None = None) -> Result:
+def pseudolab_command() -> list[str]:
     """The installed console script when present, else the module: same `main`."""
     script = Path(sys.executable).with_name("pseudolab")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "pipeline.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pipeline.cli"]
+
+
+def pseudolab(*args: str, cwd: Path | None = None, env: dict | None = None) -> Result:
+    command = pseudolab_command()
     env = {k: v for k, v in {**os.environ, **(env or {})}.items() if k != "PSEUDOLAB_DEBUG"}
     done = subprocess.run(
         [*command, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300

@@ -7,21 +7,18 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from tests.e2e.conftest import CANARIES, CANARY_ROW, write_export
+from tests.e2e.conftest import CANARIES, CANARY_ROW, pseudolab_command, write_export
 
 
 def _command(export: Path, output: Path, keyring: Path) -> list[str]:
-    script = Path(sys.executable).with_name("pseudolab")
-    prefix = [str(script)] if script.exists() else [sys.executable, "-m", "pipeline.cli"]
     return [
-        *prefix,
+        *pseudolab_command(),
         "run",
         "--policy",
         "lab-export-v1",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from schemas.loader import shipped_policy_path
-from tests.e2e.conftest import pseudolab, write_export
+from tests.e2e.conftest import pseudolab, pseudolab_command, run_export, write_export
 
 
 def _policy(directory: Path, name: str, recipient: str | None = None) -> Path:
@@ -35,10 +34,7 @@ def _policy(directory: Path, name: str, recipient: str | None = None) -> Path:
 
 
 def _run(export: Path, output: Path, keyring: Path, policy: Path):
-    return pseudolab(
-        "run", "--policy", str(policy), "--input", str(export), "--output", str(output),
-        "--keyring", str(keyring),
-    )  # fmt: skip
+    return run_export(export, output, keyring, policy=policy)
 
 
 def _column(output: Path, name: str) -> list:
@@ -65,9 +61,8 @@ def test_encrypt_tokens_reidentify_only_through_the_audited_command(tmp_path, ex
     assert all(len(v) == 15 and v.isdigit() and v[0] in "78" for v in nir)
 
     audit = tmp_path / "audit.jsonl"
-    script = Path(sys.executable).with_name("pseudolab")
     done = subprocess.run(
-        [str(script), "reidentify", "--policy", str(policy), "--keyring", str(keyring),
+        [*pseudolab_command(), "reidentify", "--policy", str(policy), "--keyring", str(keyring),
          "--column", "ipp_patient", "--audit-log", str(audit)],
         input="\n".join(tokens) + "\n", capture_output=True, text=True,
     )  # fmt: skip
