@@ -23,9 +23,10 @@ class InputFile:
 
 @dataclass(frozen=True)
 class ReadSettings:
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # every column a file must have
     delimiter: str
     encoding: str
+    read_columns: tuple[str, ...] | None = None  # the ones converted; None: all
 
 
 class _ReadFileFn(beam.DoFn):
@@ -46,6 +47,7 @@ class _ReadFileFn(beam.DoFn):
                 source.path,
                 source.format,
                 columns=settings.columns,
+                read_columns=settings.read_columns,
                 delimiter=settings.delimiter,
                 encoding=settings.encoding,
             ):

@@ -306,27 +306,40 @@ def iter_batches(
     fmt: str,
     *,
     columns: Sequence[str],
+    read_columns: Sequence[str] | None = None,
     delimiter: str = ";",
     encoding: str = "utf-8",
     batch_bytes: int = DEFAULT_BATCH_BYTES,
 ) -> Iterator[RawBatch]:
-    """Stream the records of one file as `RawBatch`es holding exactly `columns`.
+    """Stream the records of one file as `RawBatch`es holding `read_columns` (by default
+    every one of `columns`, the names the file must have).
 
     A file that cannot be read raises `InputError` (possibly after some batches were
     yielded: the run then fails and publishes nothing); a record that cannot be read is
-    rejected with a row reason code.
+    rejected with a row reason code. Every field is checked, read or not: a record with
+    a field that is not text is rejected whichever column holds it.
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown input format '{fmt}'")
     names = _check_columns(columns)
+    wanted = names if read_columns is None else _check_columns(read_columns)
+    if not set(wanted) <= set(names):
+        raise ValueError("read_columns must be among columns")
     if batch_bytes < 1:
         raise ValueError("batch_bytes must be positive")
     if fmt == "csv":
         _check_delimiter(delimiter)
-        return _iter_csv(path, names, delimiter, _encoding_name(encoding), batch_bytes)
+        return _iter_csv(path, names, wanted, delimiter, _encoding_name(encoding), batch_bytes)
     if fmt == "parquet":
-        return _iter_parquet(path, names, batch_bytes)
-    return _iter_jsonl(path, names, _encoding_name(encoding), batch_bytes)
+        batches = _iter_parquet(path, names, batch_bytes)
+    else:
+        batches = _iter_jsonl(path, names, _encoding_name(encoding), batch_bytes)
+    return batches if wanted == names else _selected(batches, wanted)
+
+
+def _selected(batches: Iterator[RawBatch], columns: list[str]) -> Iterator[RawBatch]:
+    for raw in batches:
+        yield RawBatch(raw.table.select(columns), raw.rows, raw.rejected)
 
 
 # --------------------------------------------------------------------------- CSV
@@ -525,7 +538,7 @@ class _CsvParser:
 
     def __init__(self, header: list[str], columns: list[str], delimiter: str):
         self._header = header
-        self._columns = columns
+        self._columns = columns  # the columns converted unless `parse(..., every=True)`
         self._sentinel = delimiter * len(header)
         self._tail = b"\n" + self._sentinel.encode("ascii") + b"\n"
         self._parse = dict(
@@ -536,18 +549,26 @@ class _CsvParser:
             newlines_in_values=True,
             ignore_empty_lines=True,
         )
-        self._convert = pa_csv.ConvertOptions(
-            column_types={name: pa.string() for name in header},
+        self._convert_every = self._convert_options(header)
+        self._convert_read = self._convert_options(columns)
+
+    @staticmethod
+    def _convert_options(columns: list[str]) -> pa_csv.ConvertOptions:
+        return pa_csv.ConvertOptions(
+            column_types={name: pa.string() for name in columns},
+            include_columns=columns,
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
             null_values=[""],
             check_utf8=False,  # _CleanText hands over valid UTF-8 only
         )
 
-    def parse(self, data: memoryview, first: bool) -> _Chunk | None:
+    def parse(self, data: memoryview, first: bool, every: bool) -> _Chunk | None:
         """`data` read by pyarrow; None if it does not end at a record boundary.
 
-        The first chunk starts with the header. Raises the read error if pyarrow fails.
+        The first chunk starts with the header. Only the requested columns are converted
+        (pyarrow still splits every field), all of them with `every`. Raises the read
+        error if pyarrow fails.
         """
         sentinel = self._sentinel
         invalid: list[tuple[int | None, bool]] = []
@@ -567,12 +588,13 @@ class _CsvParser:
             column_names=None if first else self._header,
         )
         parse = pa_csv.ParseOptions(**self._parse, invalid_row_handler=on_invalid)
-        table = pa_csv.read_csv(pa.BufferReader(payload), read, parse, self._convert)
+        convert = self._convert_every if every else self._convert_read
+        table = pa_csv.read_csv(pa.BufferReader(payload), read, parse, convert)
         shift = 1 if first else 0  # pyarrow counts the header as record 1
         records = table.num_rows + len(invalid)
         if not invalid or invalid[-1] != (records + shift, True):
             return None  # the sentinel was swallowed by a quoted field still open
-        if first and table.schema.names != self._header:
+        if table.schema.names != (self._header if every else self._columns):
             raise ValueError("pyarrow and the header check disagree on the header")
         records -= 1
         numbers = [number - shift for number, _ in invalid[:-1] if number is not None]
@@ -582,16 +604,24 @@ class _CsvParser:
             raise ValueError("record numbers are inconsistent")
         valid = np.ones(records, dtype=bool)
         valid[np.array(numbers, dtype=np.int64) - 1] = False
-        batch = table.select(self._columns).combine_chunks()
+        batch = table.combine_chunks()
         batches = batch.to_batches()
         rows = batches[0] if batches else pa.RecordBatch.from_pylist([], schema=batch.schema)
         return _Chunk(rows, np.flatnonzero(valid) + 1, numbers, records)
 
 
 def _iter_csv(
-    path: str, columns: list[str], delimiter: str, encoding: str, batch_bytes: int
+    path: str,
+    columns: list[str],
+    read_columns: list[str],
+    delimiter: str,
+    encoding: str,
+    batch_bytes: int,
 ) -> Iterator[RawBatch]:
     """CSV records in chunks of about `batch_bytes` that end at record boundaries.
+
+    Only `read_columns` are converted, except in a chunk that holds the marker of bytes
+    that are not text: there every column is, to find the records to reject.
 
     The file is read here and parsed with pyarrow in memory, one chunk at a time (no
     background thread touches Python objects, and memory stays at a few chunks). A
@@ -601,7 +631,7 @@ def _iter_csv(
         raise InputError("empty-input", path=path)
     header = _csv_header(path, delimiter, encoding)
     _check_header(path, header, columns)
-    parser = _CsvParser(header, columns, delimiter)
+    parser = _CsvParser(header, read_columns, delimiter)
     source, err = _call(lambda: _CleanText(path, encoding))
     if err is not None:
         raise _unreadable(path, "csv", "the file cannot be opened") from None
@@ -625,8 +655,11 @@ def _iter_csv(
             if not buf and not first:
                 return
             chunk = cut = None
+            marked = source.marked and _MARK_BYTES in buf
             for cut in [len(buf)] if source.eof else _cuts(buf):
-                chunk, err = _call(lambda: parser.parse(memoryview(buf)[:cut], first))  # noqa: B023
+                chunk, err = _call(
+                    lambda: parser.parse(memoryview(buf)[:cut], first, marked)  # noqa: B023
+                )
                 if err is not None:
                     raise _unreadable(path, "csv", "the file is not valid CSV") from None
                 if chunk is not None:
@@ -649,8 +682,9 @@ def _iter_csv(
             rows = chunk.numbers + base
             rejected = [(base + n, "wrong-field-count") for n in chunk.invalid]
             table = chunk.table
-            if source.marked:
+            if marked:
                 table, rows, rejected = _drop_bad_text(table, rows, rejected, _marked_rows)
+                table = table.select(read_columns)
             if table.num_rows or rejected:
                 yield _raw_batch(table, rows, rejected)
             base += chunk.records

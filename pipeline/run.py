@@ -69,6 +69,7 @@ def build_pipeline(pipeline: beam.Pipeline, preflight: Preflight, staging: str, 
     metadata = _schema_metadata(preflight, run_id)
     settings = ReadSettings(
         columns=preflight.policy.column_names,
+        read_columns=preflight.policy.read_columns,
         delimiter=preflight.policy.input.delimiter,
         encoding=preflight.encoding,
     )

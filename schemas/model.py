@@ -207,6 +207,21 @@ class Policy:
     def column_names(self) -> tuple[str, ...]:
         return tuple(rule.name for rule in self.columns)
 
+    @property
+    def read_columns(self) -> tuple[str, ...]:
+        """The input columns whose values the policy uses, in policy order: every column
+        not dropped, and dropped ones an age band computes from. Readers convert only these."""
+        referenced = {
+            rule.action.operation.reference
+            for rule in self.columns
+            if isinstance(rule.action, Generalise) and isinstance(rule.action.operation, AgeBand)
+        }
+        return tuple(
+            rule.name
+            for rule in self.columns
+            if not isinstance(rule.action, Drop) or rule.name in referenced
+        )
+
     def rule(self, name: str) -> ColumnRule:
         for rule in self.columns:
             if rule.name == name:

@@ -15,9 +15,7 @@ import pyarrow.compute as pc
 
 from schemas.model import (
     KEYED_ACTIONS,
-    AgeBand,
     ColumnRule,
-    Drop,
     Encrypt,
     Fpe,
     Generalise,
@@ -92,16 +90,7 @@ class PolicyApplier:
                 self._ciphers[rule.name] = SivCipher(key, domain, rule.name)
             elif isinstance(action, Fpe):
                 self._fpe_keys[rule.name] = derive_fpe_key(key, domain)
-        referenced = {
-            rule.action.operation.reference
-            for rule in policy.columns
-            if isinstance(rule.action, Generalise) and isinstance(rule.action.operation, AgeBand)
-        }
-        self._cast_columns = [
-            rule
-            for rule in policy.columns
-            if not isinstance(rule.action, Drop) or rule.name in referenced
-        ]
+        self._cast_columns = [policy.rule(name) for name in policy.read_columns]
 
     def __reduce__(self):
         raise TypeError("a PolicyApplier holds key material and must not be pickled")

@@ -1,9 +1,11 @@
 import base64
+import dataclasses
 import json
 
 import pyarrow as pa
 import pytest
 
+from schemas.model import Drop
 from tests.unit.policies import small_policy
 from transforms.keyring import SecretKey, parse_keyring
 from transforms.policy_applier import PolicyApplier, output_schema
@@ -70,6 +72,26 @@ def test_applies_every_rule_and_rejects_bad_rows():
     assert applied.rejected_reason.to_pylist() == ["invalid-date", "birth-after-reference"]
     assert applied.rejected_column.to_pylist() == ["naissance", "naissance"]
     assert applied.flags == {("invalid-nir", "nir"): 1, ("invalid-insee-code", "commune"): 1}
+
+
+def test_read_columns_are_those_not_dropped_and_age_band_references():
+    policy = small_policy()
+    assert policy.read_columns == ("ipp", "nir", "naissance", "commune", "prelevement", "valeur")
+    rules = tuple(
+        rule if rule.name != "prelevement" else dataclasses.replace(rule, action=Drop())
+        for rule in policy.columns
+    )
+    outputs = tuple(name for name in policy.outputs if name != "mois")
+    dropped = dataclasses.replace(policy, columns=rules, outputs=outputs)
+    assert "prelevement" in dropped.read_columns  # the age band is computed at it
+    assert "nom" not in dropped.read_columns
+
+
+def test_applier_needs_only_the_read_columns():
+    batch = _batch()
+    read = batch.select(list(small_policy().read_columns))
+    whole = PolicyApplier(small_policy(), KEYRING).apply(batch)
+    assert PolicyApplier(small_policy(), KEYRING).apply(read).data.equals(whole.data)
 
 
 def test_policy_can_reject_invalid_nir_rows():

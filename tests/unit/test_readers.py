@@ -48,9 +48,10 @@ def read_all(
     numbers: list[int] = []
     rejected: list[tuple[int, str]] = []
     last = 0
+    expected_names = options.get("read_columns", columns)
     for batch in iter_batches(path, fmt, columns=columns, **options):  # type: ignore[arg-type]
         assert isinstance(batch, RawBatch)
-        assert batch.table.schema.names == columns
+        assert batch.table.schema.names == expected_names
         if fmt != "parquet":
             assert all(t == pa.string() for t in batch.table.schema.types)
         assert batch.rows.type == pa.int64()
@@ -975,3 +976,100 @@ def test_parquet_nested_columns_are_refused_by_name_or_position(
     pq.write_table(pa.table({"ok": ["a", "b"], NAME: column}), odd)
     error = refusal(odd, "parquet", ["ok", NAME])
     assert "column #2 holds nested values" in str(error)
+
+
+# --------------------------------------------------------------------------- read_columns
+
+
+def _three_formats(tmp_path: Path, records: list[dict[str, str]]) -> dict[str, str]:
+    """The same records as CSV, Parquet (strings) and JSON Lines."""
+    names = list(records[0])
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=";")
+    writer.writerow(names)
+    writer.writerows([list(r.values()) for r in records])
+    table = pa.table({n: pa.array([r[n] for r in records], pa.string()) for n in names})
+    pq.write_table(table, tmp_path / "r.parquet")
+    lines = "".join(json.dumps(r) + "\n" for r in records)
+    return {
+        "csv": write(tmp_path, "r.csv", buffer.getvalue()),
+        "parquet": str(tmp_path / "r.parquet"),
+        "jsonl": write(tmp_path, "r.jsonl", lines),
+    }
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_read_columns_gives_only_those_in_their_order(tmp_path: Path, fmt: str) -> None:
+    records = [{"a": f"a{i}", "b": f"b{i}", "c": f"c{i}", "d": f"d{i}"} for i in range(50)]
+    path = _three_formats(tmp_path, records)[fmt]
+    columns = ["a", "b", "c", "d"]
+    got, numbers, rejected = read_all(
+        path, fmt, columns, read_columns=["d", "b"], batch_bytes=100
+    )
+    assert got == [{"d": f"d{i}", "b": f"b{i}"} for i in range(50)]
+    assert numbers == list(range(1, 51))
+    assert rejected == []
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_bad_text_in_a_column_not_read_still_rejects_its_record(tmp_path: Path, fmt: str) -> None:
+    records = [{"nom": NAME, "libelle": f"L{i}"} for i in range(40)]
+    records[7]["nom"] = "CANARY\x00DUPONT"
+    # U+FFFF is text, but CSV readers use it to mark bytes that are not.
+    records[31]["nom"] = "CANARY\uffffDUPONT" if fmt == "csv" else "\x00"
+    path = _three_formats(tmp_path, records)[fmt]
+    got, numbers, rejected = read_all(
+        path, fmt, ["nom", "libelle"], read_columns=["libelle"], batch_bytes=64
+    )
+    assert rejected == [(8, "invalid-encoding"), (32, "invalid-encoding")]
+    assert numbers == [n for n in range(1, 41) if n not in (8, 32)]
+    assert got == [{"libelle": f"L{n - 1}"} for n in numbers]
+
+
+def test_csv_bytes_not_text_in_a_column_not_read_reject_their_record(tmp_path: Path) -> None:
+    lines = [b"nom;libelle\n"] + [b"N%d;L%d\n" % (i, i) for i in range(1, 301)]
+    lines[120] = b"DUPONT \xe9\x80;L120\n"  # not UTF-8, in a column not read
+    path = write(tmp_path, "b.csv", b"".join(lines))
+    got, numbers, rejected = read_all(
+        path, "csv", ["nom", "libelle"], read_columns=["libelle"], batch_bytes=256
+    )
+    assert rejected == [(120, "invalid-encoding")]
+    assert got == [{"libelle": f"L{n}"} for n in numbers]
+    assert numbers == [n for n in range(1, 301) if n != 120]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    rows=st.lists(
+        st.lists(
+            st.sampled_from(["x", "", "a;b", "l\nm", 'q"q', "n\x00l", "\uffff", "é"]),
+            min_size=2,
+            max_size=4,
+        ),
+        max_size=40,
+    ),
+    read=st.sampled_from([["a"], ["c"], ["c", "a"], ["a", "b", "c"]]),
+    batch_bytes=st.sampled_from([1, 50, 700, DEFAULT_BATCH_BYTES]),
+)
+def test_csv_read_columns_property(
+    tmp_path: Path, rows: list[list[str]], read: list[str], batch_bytes: int
+) -> None:
+    """Reading some columns gives the records and rejections of reading them all."""
+    columns = ["a", "b", "c"]
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, delimiter=";").writerows([columns, *rows])
+    path = write(tmp_path, "r.csv", buffer.getvalue())
+    every = read_all(path, "csv", columns, batch_bytes=batch_bytes)
+    some = read_all(path, "csv", columns, read_columns=read, batch_bytes=batch_bytes)
+    assert some[1:] == every[1:]
+    assert some[0] == [{name: record[name] for name in read} for record in every[0]]
+
+
+def test_read_columns_must_be_among_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.csv", "a;b\n1;2\n")
+    with pytest.raises(ValueError, match="among columns"):
+        list(iter_batches(path, "csv", columns=["a", "b"], read_columns=["z"]))
