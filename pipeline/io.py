@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
@@ -82,7 +83,9 @@ class ReadExport(beam.PTransform):
             files
             | "Spread files" >> beam.Reshuffle()
             | "Read"
-            >> beam.ParDo(_ReadFileFn(self._settings)).with_outputs(REJECTED, STATS, main="batches")
+            >> beam.ParDo(_ReadFileFn(self._settings))
+            .with_output_types(SourceBatch, **{REJECTED: pa.Table, STATS: Any})
+            .with_outputs(REJECTED, STATS, main="batches")
         )
 
 

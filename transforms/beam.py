@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import pyarrow as pa
@@ -19,6 +19,7 @@ from apache_beam.pvalue import TaggedOutput
 
 from schemas.errors import KeyringError, PseudolabError
 from schemas.model import Policy
+from transforms.coders import register_arrow_coder
 from transforms.keyring import Keyring, load_keyring
 from transforms.policy_applier import PolicyApplier
 from transforms.rejected import rejected_table
@@ -31,6 +32,9 @@ class SourceBatch(NamedTuple):
     source_file: str
     table: pa.RecordBatch
     rows: pa.Array  # int64 record numbers, aligned with `table`
+
+
+register_arrow_coder(SourceBatch)
 
 
 class StepFailed(RuntimeError):
@@ -144,4 +148,6 @@ class PseudonymiseBatches(beam.PTransform):
     def expand(self, batches):
         return batches | "Pseudonymise" >> beam.ParDo(
             _PseudonymiseFn(self._policy, self._keyring_ref, self._provenance)
-        ).with_outputs(REJECTED, STATS, main="data")
+        ).with_output_types(pa.Table, **{REJECTED: pa.Table, STATS: Any}).with_outputs(
+            REJECTED, STATS, main="data"
+        )
