@@ -8,8 +8,9 @@ Every record of a file ends either as a row of a batch's `table` or as an entry 
 ``sum(len(b.table)) + sum(len(b.rejected))`` is its number of data records. Record
 numbers are unique and increase from batch to batch.
 
-CSV is read here in chunks of whole records, each parsed by pyarrow in memory on the
-calling thread, all columns as strings (an empty field is null). The bytes pyarrow sees
+CSV is read here in chunks of whole records, each parsed by pyarrow in memory on one
+thread (not the caller's: CSV and Parquet batches are read one ahead, see
+`read_ahead`), the columns asked for as strings (an empty field is null). The bytes pyarrow sees
 are valid UTF-8 without NUL: pyarrow 25 mis-splits records around a NUL, and a bad byte
 must reject its record, not the file. A sentinel record after each chunk proves that
 pyarrow ends it outside a quoted field.
@@ -39,6 +40,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from pipeline.read_ahead import read_ahead
 from schemas.errors import InputError, UsageError
 
 FORMATS = ("csv", "parquet", "jsonl")
@@ -329,9 +331,11 @@ def iter_batches(
         raise ValueError("batch_bytes must be positive")
     if fmt == "csv":
         _check_delimiter(delimiter)
-        return _iter_csv(path, names, wanted, delimiter, _encoding_name(encoding), batch_bytes)
+        return read_ahead(
+            _iter_csv(path, names, wanted, delimiter, _encoding_name(encoding), batch_bytes)
+        )
     if fmt == "parquet":
-        batches = _iter_parquet(path, names, batch_bytes)
+        batches = read_ahead(_iter_parquet(path, names, batch_bytes))
     else:
         batches = _iter_jsonl(path, names, _encoding_name(encoding), batch_bytes)
     return batches if wanted == names else _selected(batches, wanted)
@@ -624,7 +628,7 @@ def _iter_csv(
     that are not text: there every column is, to find the records to reject.
 
     The file is read here and parsed with pyarrow in memory, one chunk at a time (no
-    background thread touches Python objects, and memory stays at a few chunks). A
+    pyarrow thread calls back into Python, and memory stays at a few chunks). A
     chunk grows as needed to hold a long record, up to `MAX_CHUNK_BYTES`.
     """
     if _empty_file(path, "csv"):
