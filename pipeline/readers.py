@@ -318,8 +318,10 @@ def iter_batches(
 
     A file that cannot be read raises `InputError` (possibly after some batches were
     yielded: the run then fails and publishes nothing); a record that cannot be read is
-    rejected with a row reason code. Every field is checked, read or not: a record with
-    a field that is not text is rejected whichever column holds it.
+    rejected with a row reason code. In CSV and JSON Lines every field is checked, read
+    or not: a record with a field that is not text is rejected whichever column holds
+    it (in CSV such bytes may mean the file is not in the declared encoding). Parquet
+    stores typed values: only the columns read are decoded and checked.
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown input format '{fmt}'")
@@ -335,9 +337,8 @@ def iter_batches(
             _iter_csv(path, names, wanted, delimiter, _encoding_name(encoding), batch_bytes)
         )
     if fmt == "parquet":
-        batches = read_ahead(_iter_parquet(path, names, batch_bytes))
-    else:
-        batches = _iter_jsonl(path, names, _encoding_name(encoding), batch_bytes)
+        return read_ahead(_iter_parquet(path, names, wanted, batch_bytes))
+    batches = _iter_jsonl(path, names, _encoding_name(encoding), batch_bytes)
     return batches if wanted == names else _selected(batches, wanted)
 
 
@@ -778,7 +779,9 @@ def _parquet_batch_rows(pf: pq.ParquetFile, batch_bytes: int) -> int:
     return max(1, min(batch_bytes // per_row, 1 << 16))
 
 
-def _iter_parquet(path: str, columns: list[str], batch_bytes: int) -> Iterator[RawBatch]:
+def _iter_parquet(
+    path: str, columns: list[str], read_columns: list[str], batch_bytes: int
+) -> Iterator[RawBatch]:
     if _empty_file(path, "parquet"):
         raise InputError("empty-input", path=path)
     header = _parquet_header(path)
@@ -788,7 +791,7 @@ def _iter_parquet(path: str, columns: list[str], batch_bytes: int) -> Iterator[R
         size, err = _call(lambda: _parquet_batch_rows(pf, batch_bytes))
         if err is not None:
             raise _unreadable(path, "parquet", "the metadata cannot be read") from None
-        batches, err = _call(lambda: pf.iter_batches(batch_size=size, columns=columns))
+        batches, err = _call(lambda: pf.iter_batches(batch_size=size, columns=read_columns))
         if err is not None:
             raise _unreadable(path, "parquet", "the data cannot be read") from None
         assert isinstance(batches, Iterator)
@@ -805,9 +808,9 @@ def _iter_parquet(path: str, columns: list[str], batch_bytes: int) -> Iterator[R
                 continue
             rows = np.arange(start, start + n, dtype=np.int64)
             start += n
-            table = batch.select(columns)
+            table = batch.select(read_columns)
             table = pa.RecordBatch.from_arrays(
-                [_as_text(column) for column in table.columns], names=columns
+                [_as_text(column) for column in table.columns], names=read_columns
             )
             table, rows, rejected = _drop_bad_text(table, rows, [], _not_text)
             yield _raw_batch(table, rows, rejected)

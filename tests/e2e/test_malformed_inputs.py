@@ -507,13 +507,17 @@ def test_parquet_row_level_corruptions_are_rejected_and_counted(
     rows = table_of(sample).to_pylist()
     extra = {
         ROWS + 2: ("binary-not-utf8", {"libelle_analyse": "GLYC@@MIE"}, ENCODING, None),
-        ROWS + 3: ("nul-in-text", {"nom_naissance": "ZORGLUB\x00CANARY"}, ENCODING, None),
+        ROWS + 3: ("nul-in-text", {"resultat_unite": "mmol\x00CANARY"}, ENCODING, None),
         ROWS + 4: ("31-february", {BIRTH: "31/02/1984"}, "invalid-date", BIRTH),
         ROWS + 5: ("not-an-integer", {CP: "1.5"}, "invalid-integer", CP),
         ROWS + 6: ("not-a-number", {POSTCODE: "nan"}, "invalid-number", POSTCODE),
         ROWS + 7: ("published", {}, None, None),
+        # Parquet holds typed values: a dropped column is never decoded, nor checked.
+        ROWS + 8: ("nul-in-dropped-text", {"nom_naissance": "ZORGLUB\x00CANARY"}, None, None),
+        ROWS + 9: ("bytes-in-dropped-column", {"nom_naissance": "ZORGLUB@@CANARY"}, None, None),
     }
     for number, (_, changes, _, _) in extra.items():
+        assert set(changes) <= set(COLUMNS)
         rows.append(dict(canary_row_dict(number), **changes))
     columns: dict[str, pa.Array] = {}
     for name in COLUMNS:
