@@ -10,9 +10,15 @@ import pytest
 
 from pipeline.io import ReadExport, ReadSettings
 from tests.unit.policies import small_policy
-from transforms import coders
-from transforms.beam import REJECTED, KeyringRef, PseudonymiseBatches, SourceBatch
-from transforms.coders import ArrowCoder, arrow_nbytes
+from transforms import beam as beam_layer
+from transforms.beam import (
+    REJECTED,
+    ArrowCoder,
+    KeyringRef,
+    PseudonymiseBatches,
+    SourceBatch,
+    arrow_nbytes,
+)
 
 
 def _table(rows: int = 1000) -> pa.Table:
@@ -46,7 +52,7 @@ def test_size_comes_from_the_buffers_without_pickling(monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("estimate_size pickled the element")
 
-    monkeypatch.setattr(coders.pickle, "dumps", refuse)
+    monkeypatch.setattr(beam_layer.pickle, "dumps", refuse)
     assert ArrowCoder().estimate_size(table) == table.nbytes
     impl = ArrowCoder().get_impl()
     assert impl.estimate_size(batch) == len("in.csv") + batch.table.nbytes + batch.rows.nbytes
