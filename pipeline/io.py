@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.io.parquetio import WriteToParquetBatched
+import pyarrow.parquet as pq
 from apache_beam.pvalue import TaggedOutput
+from apache_beam.transforms.window import GlobalWindows
 
 from pipeline.readers import iter_batches
 from schemas.errors import PseudolabError
@@ -89,12 +92,94 @@ class ReadExport(beam.PTransform):
         )
 
 
+# Stats records naming the files a bundle committed: (("file", directory name, file name), rows).
+FILE_STAT = "file"
+PARQUET_CODEC = "snappy"
+
+
 def write_parquet(tables, directory: str, schema: pa.Schema, label: str, prefix: str = "part"):
-    """Parquet shards `<directory>/<prefix>-SSSSS-of-NNNNN.parquet` with `schema` (and its
-    metadata)."""
-    return tables | label >> WriteToParquetBatched(
-        file_path_prefix=f"{directory}/{prefix}",
-        schema=schema,
-        codec="snappy",
-        file_name_suffix=".parquet",
-    )
+    """Tables -> Parquet files `<directory>/<prefix>-<32 hex>.parquet`, one per bundle that
+    had rows, with `schema` (and its metadata). Returns the stats records of the committed
+    files: (("file", basename(directory), file name), rows).
+
+    A retried bundle writes a new file: only files named by committed records are published
+    (pipeline.outcome), the others are orphans of failed attempts.
+    """
+    return tables | label >> beam.ParDo(_WriteParquetFn(directory, schema, prefix))
+
+
+class _ParquetFile:
+    """One Parquet file written under a hidden temporary name, renamed into place on commit."""
+
+    def __init__(self, directory: str, schema: pa.Schema, prefix: str):
+        os.makedirs(directory, exist_ok=True)
+        self.name = f"{prefix}-{uuid.uuid4().hex}.parquet"
+        self.path = os.path.join(directory, self.name)
+        self.temp_path = os.path.join(directory, f".{self.name}.tmp")
+        self.rows = 0
+        self._writer = pq.ParquetWriter(self.temp_path, schema, compression=PARQUET_CODEC)
+
+    def write(self, table: pa.Table) -> None:
+        self._writer.write_table(table)  # refuses a table that does not match the schema
+        self.rows += table.num_rows
+
+    def commit(self) -> None:
+        self._writer.close()
+        os.replace(self.temp_path, self.path)
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            if os.path.exists(self.temp_path):
+                os.remove(self.temp_path)
+
+
+def write_empty_parquet(directory: str, schema: pa.Schema, prefix: str = "part") -> str:
+    """A valid Parquet file with `schema` and no rows; returns its name."""
+    empty = _ParquetFile(directory, schema, prefix)
+    empty.commit()
+    return empty.name
+
+
+class _WriteParquetFn(beam.DoFn):
+    def __init__(self, directory: str, schema: pa.Schema, prefix: str):
+        self._directory = directory
+        self._schema = schema
+        self._prefix = prefix
+        self._kind = os.path.basename(os.path.normpath(directory))
+        self._file: _ParquetFile | None = None
+
+    def start_bundle(self) -> None:
+        self._abort()  # left open by a bundle that failed on this instance
+
+    def process(self, table):
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        if not table.num_rows:
+            return
+        with redacted_errors(f"writing {self._kind}/"):
+            if self._file is None:
+                self._file = _ParquetFile(self._directory, self._schema, self._prefix)
+            self._file.write(table)
+
+    def finish_bundle(self):
+        if self._file is None:
+            return  # an empty bundle writes nothing
+        done, self._file = self._file, None
+        with redacted_errors(f"writing {self._kind}/"):
+            done.commit()
+        yield GlobalWindows.windowed_value(((FILE_STAT, self._kind, done.name), done.rows))
+
+    def teardown(self) -> None:
+        self._abort()
+
+    def _abort(self) -> None:
+        if self._file is not None:
+            aborted, self._file = self._file, None
+            aborted.abort()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_file"] = None
+        return state

@@ -2,7 +2,8 @@
 
 The first pass stages published rows (with provenance) and measures their classes
 with a Beam combine. The launcher decides a level from the measures; the second
-pass generalises to that level, sends rows of failing classes to rejected/
+pass reads exactly the staged files the first pass committed (named in its stats,
+never a glob), generalises to that level, sends rows of failing classes to rejected/
 (`k-anonymity`) and writes the published data.
 """
 
@@ -15,12 +16,12 @@ import shutil
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.io.parquetio import ReadFromParquetBatched
+import pyarrow.parquet as pq
 
 from pipeline.io import write_parquet
-from pipeline.outcome import write_stats
+from pipeline.outcome import committed_paths, write_one_file, write_stats
 from schemas.model import Policy
-from transforms.beam import REJECTED, SOURCE_FILE, SOURCE_ROW, STATS
+from transforms.beam import REJECTED, SOURCE_FILE, SOURCE_ROW, STATS, redacted_errors
 from transforms.privacy.beam import K_ANONYMITY, EnforcePrivacy, MeasureClasses
 from transforms.privacy.decision import Decision
 from transforms.privacy.measure import LevelMeasure
@@ -36,22 +37,40 @@ def staged_schema(schema: pa.Schema) -> pa.Schema:
     )
 
 
-def stage_and_measure(data, policy: Policy, staging: str, schema: pa.Schema) -> None:
-    """First pass: stage published tables and write the class measures."""
-    write_parquet(data, os.path.join(staging, STAGE_DIR), staged_schema(schema), "Stage data")
-    (
-        data
-        | "Measure classes" >> MeasureClasses(policy)
-        | "Measures as JSON" >> beam.Map(_measures_json)
-        | "Write measures"
-        >> beam.io.WriteToText(
-            os.path.join(staging, PRIVACY_DIR, MEASURES_FILE), shard_name_template=""
-        )
+def stage_and_measure(data, policy: Policy, staging: str, schema: pa.Schema):
+    """First pass: stage published tables and write the class measures. Returns the stats
+    records of the staged files."""
+    staged = write_parquet(
+        data, os.path.join(staging, STAGE_DIR), staged_schema(schema), "Stage data"
     )
+    measures = data | "Measure classes" >> MeasureClasses(policy)
+    write_one_file(
+        measures,
+        os.path.join(staging, PRIVACY_DIR, MEASURES_FILE),
+        _measures_json,
+        "Write measures",
+    )
+    return staged
 
 
 def _measures_json(measures: list[LevelMeasure]) -> str:
     return json.dumps([dataclasses.asdict(measure) for measure in measures])
+
+
+def staged_files(staging: str) -> list[str]:
+    """Paths of the files the first pass committed to the stage, checked against their
+    footers; files of failed bundle attempts are left out (and deleted)."""
+    return committed_paths(staging, STAGE_DIR, passes=("stats",))
+
+
+class _ReadStagedFn(beam.DoFn):
+    """A staged file -> its tables, one per row group (as the first pass wrote them)."""
+
+    def process(self, path: str):
+        with redacted_errors("reading staged data"):
+            parquet = pq.ParquetFile(path)
+            for group in range(parquet.num_row_groups):
+                yield parquet.read_row_group(group)
 
 
 def read_measures(staging: str) -> list[LevelMeasure]:
@@ -72,21 +91,25 @@ def enforce(
     staging: str,
     schema: pa.Schema,
     rejected_schema: pa.Schema,
+    staged: list[str],
 ) -> None:
-    """Second pass: staged tables -> data/ and k-anonymity rows in rejected/."""
-    staged = pipeline | "Read staged" >> ReadFromParquetBatched(
-        os.path.join(staging, STAGE_DIR, "*.parquet")
+    """Second pass: the `staged` files -> data/ and k-anonymity rows in rejected/."""
+    tables = (
+        pipeline
+        | "Staged files" >> beam.Create(staged)
+        | "Read staged" >> beam.ParDo(_ReadStagedFn())
     )
-    enforced = staged | EnforcePrivacy(policy, decision.level, decision.suppressed_classes, schema)
-    write_parquet(enforced.data, os.path.join(staging, "data"), schema, "Write data")
-    write_parquet(
+    enforced = tables | EnforcePrivacy(policy, decision.level, decision.suppressed_classes, schema)
+    data_files = write_parquet(enforced.data, os.path.join(staging, "data"), schema, "Write data")
+    suppressed_files = write_parquet(
         enforced[REJECTED],
         os.path.join(staging, "rejected"),
         rejected_schema,
         "Write suppressed",
         prefix=K_ANONYMITY,
     )
-    write_stats(enforced[STATS], staging, "privacy")
+    stats = (enforced[STATS], data_files, suppressed_files) | "All stats" >> beam.Flatten()
+    write_stats(stats, staging, "privacy")
 
 
 def remove_intermediates(staging: str) -> None:

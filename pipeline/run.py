@@ -21,6 +21,7 @@ from pipeline.privacy_pass import (
     read_measures,
     remove_intermediates,
     stage_and_measure,
+    staged_files,
 )
 from pipeline.publish import Staging
 from pipeline.report import RunInfo, build_report, write_report
@@ -84,23 +85,26 @@ def build_pipeline(pipeline: beam.Pipeline, preflight: Preflight, staging: str, 
     )
     schema = output_schema(preflight.policy).with_metadata(metadata)
     if privacy:
-        stage_and_measure(applied.data, preflight.policy, staging, schema)
+        data_files = stage_and_measure(applied.data, preflight.policy, staging, schema)
     else:
-        write_parquet(applied.data, os.path.join(staging, "data"), schema, "Write data")
+        data_files = write_parquet(
+            applied.data, os.path.join(staging, "data"), schema, "Write data"
+        )
     rejected = (read[REJECTED], applied[REJECTED]) | "All rejected" >> beam.Flatten()
-    write_parquet(
+    rejected_files = write_parquet(
         rejected,
         os.path.join(staging, "rejected"),
         REJECTED_SCHEMA.with_metadata(metadata),
         "Write rejected",
     )
-    stats = (read[STATS], applied[STATS]) | "All stats" >> beam.Flatten()
-    write_stats(stats, staging, "stats")
+    stats = (read[STATS], applied[STATS], data_files, rejected_files)
+    write_stats(stats | "All stats" >> beam.Flatten(), staging, "stats")
 
 
 def _privacy_gate(preflight: Preflight, options, staging: str, run_id: str) -> dict:
     """Decide from the first pass's measures, then run the enforcing second pass."""
     policy = preflight.policy
+    staged = staged_files(staging)
     measures = read_measures(staging)
     decision = decide(measures, policy.privacy)
     metadata = _schema_metadata(preflight, run_id)
@@ -112,6 +116,7 @@ def _privacy_gate(preflight: Preflight, options, staging: str, run_id: str) -> d
         staging,
         output_schema(policy).with_metadata(metadata),
         REJECTED_SCHEMA.with_metadata(metadata),
+        staged,
     )
     pipeline.run().wait_until_finish()
     return privacy_report(policy, measures, decision)
@@ -136,10 +141,22 @@ def execute(request: RunRequest) -> dict:
 
         check_refusals(staging.path)
         privacy = None
+        passes: tuple[str, ...] = ("stats",)
         if preflight.policy.privacy is not None:
             privacy = _privacy_gate(preflight, options, staging.path, run_id)
             timings["privacy_s"] = time.perf_counter() - pipeline_clock - timings["pipeline_s"]
-        outcome = read_outcome(staging.path, [source.path for source in preflight.inputs])
+            passes = ("stats", "privacy")
+            check_refusals(staging.path)
+        metadata = _schema_metadata(preflight, run_id)
+        outcome = read_outcome(
+            staging.path,
+            [source.path for source in preflight.inputs],
+            {
+                "data": output_schema(preflight.policy).with_metadata(metadata),
+                "rejected": REJECTED_SCHEMA.with_metadata(metadata),
+            },
+            passes,
+        )
         remove_stats(staging.path)
         remove_intermediates(staging.path)
         if not outcome.reconciled:

@@ -392,7 +392,7 @@ def test_killed_run_leaves_no_canary_or_key_in_temp_or_staging(
     scratch = directory / "tmp"
     scratch.mkdir()
     output = directory / "out"
-    pattern = "*.part.parquet" if moment == "first-part-file" else "measures.json"
+    pattern = ".*.parquet.tmp" if moment == "first-part-file" else "measures.json"
     process = subprocess.Popen(
         _command(big, output, module_keyring),
         env={k: v for k, v in {**os.environ, "TMPDIR": str(scratch)}.items()
