@@ -415,9 +415,12 @@ def _utf8_complete(data: bytes) -> int:
 
 
 def _is_utf8(data: bytes) -> bool:
-    """Whether `data` is valid UTF-8 (Arrow's validation: faster than a Python decode)."""
-    offsets = pa.array([0, len(data)], type=pa.int64()).buffers()[1]
-    text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
+    """Whether `data` is valid UTF-8 (Arrow's validation: faster than a Python decode, and
+    for `string` six times faster than for `large_string`)."""
+    small = len(data) < 2**31
+    offsets = pa.array([0, len(data)], type=pa.int32() if small else pa.int64()).buffers()[1]
+    kind = pa.string() if small else pa.large_string()
+    text = pa.Array.from_buffers(kind, 1, [None, offsets, pa.py_buffer(data)])
     _, err = _call(lambda: text.validate(full=True))
     return err is None
 

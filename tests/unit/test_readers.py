@@ -1089,3 +1089,19 @@ def test_read_columns_must_be_among_columns(tmp_path: Path) -> None:
     path = write(tmp_path, "a.csv", "a;b\n1;2\n")
     with pytest.raises(ValueError, match="among columns"):
         list(iter_batches(path, "csv", columns=["a", "b"], read_columns=["z"]))
+
+
+@pytest.mark.parametrize(
+    ("data", "valid"),
+    [
+        (b"", True),
+        ("Glycémie à jeun €".encode(), True),
+        (b"plain ascii;text\n", True),
+        (b"caf\xe9", False),  # cp1252
+        (b"\xc0\xaf", False),  # overlong
+        (b"\xed\xa0\x80", False),  # surrogate
+        (b"\xe2\x82", False),  # cut short
+    ],
+)
+def test_is_utf8(data: bytes, valid: bool) -> None:
+    assert readers._is_utf8(data) is valid
