@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
@@ -13,24 +12,11 @@ import pyarrow.parquet as pq
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.window import GlobalWindows
 
+from pipeline.inputs import InputFile, ReadSettings
 from pipeline.readers import iter_batches
 from schemas.errors import PseudolabError
 from transforms.beam import REJECTED, STATS, SourceBatch, redacted_errors, refusal
 from transforms.rejected import rejected_table
-
-
-@dataclass(frozen=True)
-class InputFile:
-    path: str
-    format: str
-
-
-@dataclass(frozen=True)
-class ReadSettings:
-    columns: tuple[str, ...]  # every column a file must have
-    delimiter: str
-    encoding: str
-    read_columns: tuple[str, ...] | None = None  # the ones converted; None: all
 
 
 class _ReadFileFn(beam.DoFn):

@@ -6,14 +6,13 @@ import glob
 import os
 from dataclasses import dataclass
 
-from pipeline.io import InputFile
+from pipeline.inputs import InputFile
 from pipeline.readers import detect_format, read_header
 from schemas.errors import InputError
 from schemas.header import check_header
 from schemas.loader import load_policy, shipped_policy_path
 from schemas.model import Policy
-from transforms.beam import KeyringRef
-from transforms.keyring import ENV_PREFIX, load_keyring
+from transforms.keyring import ENV_PREFIX, KeyringRef, load_keyring
 
 
 @dataclass(frozen=True)

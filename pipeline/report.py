@@ -6,10 +6,10 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pipeline import __version__
-from pipeline.io import InputFile
-from pipeline.outcome import Outcome
+from pipeline.inputs import InputFile
 from pipeline.report_html import HTML_NAME
 from schemas.model import (
     AgeBand,
@@ -25,6 +25,9 @@ from schemas.model import (
     YearMonth,
     action_name,
 )
+
+if TYPE_CHECKING:  # pipeline.outcome imports Beam, which `pseudolab report` never needs
+    from pipeline.outcome import Outcome
 
 REPORT_NAME = "report.json"
 

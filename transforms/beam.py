@@ -10,7 +10,6 @@ from __future__ import annotations
 import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -18,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.pvalue import TaggedOutput
 
-from schemas.errors import KeyringError, PseudolabError
+from schemas.errors import PseudolabError
 from schemas.model import Policy
-from transforms.keyring import Keyring, load_keyring
+from transforms.keyring import KeyringRef  # re-exported: it moved to transforms.keyring
 from transforms.policy_applier import PolicyApplier
 from transforms.rejected import rejected_table
 
@@ -104,20 +103,6 @@ def refusal(error: PseudolabError) -> tuple[tuple, int]:
     the refusal's exit code after the run, and publishes nothing. Messages of
     PseudolabError are value-free by construction."""
     return ("refused", error.exit_code, str(error)), 1
-
-
-@dataclass(frozen=True)
-class KeyringRef:
-    """Where workers find the key: a path, and the primary key id seen at preflight."""
-
-    path: str
-    key_id: str
-
-    def load(self) -> Keyring:
-        keyring = load_keyring(self.path)
-        if keyring.primary_id != self.key_id:
-            raise KeyringError("keyring-primary", path=self.path, reason="primary changed mid-run")
-        return keyring
 
 
 # Provenance columns carried by published tables when a later pass needs them.

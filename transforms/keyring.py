@@ -207,6 +207,20 @@ def load_keyring(source: str | os.PathLike) -> Keyring:
     return parse_keyring(_read_private_file(source), source)
 
 
+@dataclass(frozen=True)
+class KeyringRef:
+    """Where workers find the key: a path, and the primary key id seen at preflight."""
+
+    path: str
+    key_id: str
+
+    def load(self) -> Keyring:
+        keyring = load_keyring(self.path)
+        if keyring.primary_id != self.key_id:
+            raise KeyringError("keyring-primary", path=self.path, reason="primary changed mid-run")
+        return keyring
+
+
 def new_key_id(now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
     return f"k{now:%Y%m%d}-{secrets.token_hex(3)}"
