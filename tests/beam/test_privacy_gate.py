@@ -16,13 +16,7 @@ from transforms.policy_applier import output_schema
 from transforms.privacy import beam as privacy_beam
 from transforms.privacy.beam import K_ANONYMITY, EnforcePrivacy, MeasureClasses
 from transforms.privacy.hierarchy import Hierarchy
-from transforms.privacy.measure import (
-    SEPARATOR,
-    batch_pairs,
-    measure_levels,
-    merge_pairs,
-    merge_sensitive,
-)
+from transforms.privacy.measure import SEPARATOR, batch_pairs, measure_levels, merge_pairs
 
 POLICY = privacy_policy(k=3, sensitive=("valeur",), l=2)
 SCHEMA = output_schema(POLICY)
@@ -62,11 +56,9 @@ def random_rows(count: int, seed: int = 3) -> list[tuple]:
 
 
 def direct_measures(table: pa.Table):
-    hierarchy = Hierarchy(POLICY)
-    pairs, sensitive = batch_pairs(table, POLICY.privacy, hierarchy)
-    return measure_levels(
-        merge_pairs([pairs]), merge_sensitive([sensitive]), POLICY.privacy, hierarchy.levels
-    )
+    targets = POLICY.privacy
+    pairs = merge_pairs([batch_pairs(table, targets)], targets)
+    return measure_levels(pairs, targets, Hierarchy(POLICY))
 
 
 def slices(table: pa.Table, size: int) -> list[pa.Table]:
@@ -94,37 +86,50 @@ def test_measure_classes_gives_the_same_answer_for_any_batching(pipeline, size):
 
 
 def test_combine_merges_accumulators_in_any_grouping(monkeypatch):
-    pairs_fn = privacy_beam._LevelPairsFn(POLICY)
-    pairs_fn.setup()
+    pairs_fn = pickle.loads(pickle.dumps(privacy_beam._ClassPairsFn(POLICY)))
     fn = privacy_beam._ClassPairsCombineFn(POLICY)
     fn = pickle.loads(pickle.dumps(fn))  # as a worker gets it
-    by_level: dict[int, list] = {}
-    for part in slices(WHOLE, 13):
-        for level, element in pairs_fn.process(part):
-            by_level.setdefault(level, []).append(element)
-    # Compact often, as a long bundle would.
-    monkeypatch.setattr(privacy_beam, "_COMPACT_ROWS", 50)
-    for grouping in ([1], [3, 5, 2], [len(by_level[0])], [7, 7]):
-        measures = []
-        for level in sorted(by_level):
-            parts, accumulators, start = by_level[level], [], 0
-            while start < len(parts):
-                for step in grouping:
-                    accumulator = fn.create_accumulator()
-                    for part in parts[start : start + step]:
-                        accumulator = fn.add_input(accumulator, part)
-                    accumulators.append(accumulator)
-                    start += step
-            random.Random(len(accumulators)).shuffle(accumulators)
-            half = len(accumulators) // 2
-            merged = fn.merge_accumulators(
-                [
-                    fn.merge_accumulators(accumulators[:half]),
-                    fn.merge_accumulators(accumulators[half:]),
-                ]
-            )
-            measures.append(fn.extract_output(merged))
-        assert measures == EXPECTED, grouping
+    parts = [element for part in slices(WHOLE, 13) for element in pairs_fn.process(part)]
+    assert len(parts) == len(slices(WHOLE, 13))
+    # Merge often, as a long bundle would.
+    monkeypatch.setattr(privacy_beam, "_COMPACT_PAIRS", 50)
+    for grouping in ([1], [3, 5, 2], [len(parts)], [7, 7]):
+        accumulators, start = [], 0
+        while start < len(parts):
+            for step in grouping:
+                accumulator = fn.create_accumulator()
+                for part in parts[start : start + step]:
+                    accumulator = fn.add_input(accumulator, part)
+                # Accumulators travel pickled between the phases of a lifted combine.
+                accumulators.append(pickle.loads(pickle.dumps(fn.compact(accumulator))))
+                start += step
+        random.Random(len(accumulators)).shuffle(accumulators)
+        half = len(accumulators) // 2
+        merged = fn.merge_accumulators(
+            [
+                fn.merge_accumulators(accumulators[:half]),
+                fn.merge_accumulators(accumulators[half:]),
+            ]
+        )
+        assert fn.extract_output(merged) == EXPECTED, grouping
+
+
+def test_an_accumulator_stays_compact(monkeypatch):
+    """Many batches of the same people: the accumulator holds each pair once."""
+    monkeypatch.setattr(privacy_beam, "_COMPACT_PAIRS", 100)
+    pairs_fn = privacy_beam._ClassPairsFn(POLICY)
+    fn = privacy_beam._ClassPairsCombineFn(POLICY)
+    whole = merge_pairs([batch_pairs(WHOLE, POLICY.privacy)], POLICY.privacy)
+    accumulator = fn.create_accumulator()
+    for _ in range(20):
+        for part in slices(WHOLE, 50):
+            for element in pairs_fn.process(part):
+                accumulator = fn.add_input(accumulator, element)
+        assert sum(part.size for part in accumulator) <= 2 * max(100, whole.size) + 50
+    merged = fn.merge_accumulators([accumulator])
+    assert len(merged) == 1 and merged[0].size == whole.size
+    assert merged[0].rows == 20 * WHOLE.num_rows
+    assert len(merged[0].subjects) == len(whole.subjects)
 
 
 def test_measure_classes_on_no_data(pipeline):
@@ -237,3 +242,27 @@ def test_enforce_the_decided_level_end_to_end(pipeline):
             counts,
             equal_to([("out", len(ROWS) - rejected_rows), ("rejected", rejected_rows)]),
         )
+
+
+@pytest.mark.parametrize("level", range(Hierarchy(POLICY).levels))
+def test_enforce_matches_generalising_and_keying_every_row(level):
+    """Enforcement climbs distinct values only: the same rows as climbing every row."""
+    from apache_beam.pvalue import TaggedOutput
+
+    from transforms.privacy.measure import class_keys
+
+    suppressed = frozenset(EXPECTED[level].failing_classes)
+    fn = privacy_beam._EnforceFn(POLICY, level, suppressed, SCHEMA)
+    fn.setup()
+    chunked = pa.concat_tables(slices(WHOLE, 70))  # several chunks
+    outputs = list(fn.process(chunked))
+    published = [out for out in outputs if not isinstance(out, TaggedOutput)]
+    rejected = [o.value for o in outputs if isinstance(o, TaggedOutput) and o.tag == REJECTED]
+    generalised = Hierarchy(POLICY).generalise(WHOLE, level)
+    keys = class_keys(generalised, POLICY.privacy.quasi_identifiers).to_pylist()
+    dropped = pa.array([key_ in suppressed for key_ in keys])
+    expected = generalised.filter(pa.compute.invert(dropped))
+    expected = expected.drop_columns([SOURCE_FILE, SOURCE_ROW]).cast(SCHEMA)
+    assert pa.concat_tables(published).equals(expected) if published else not expected.num_rows
+    rejected_rows = [row for table in rejected for row in table.column("source_row").to_pylist()]
+    assert rejected_rows == generalised.filter(dropped).column(SOURCE_ROW).to_pylist()

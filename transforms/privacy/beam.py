@@ -7,6 +7,7 @@ that suppressed rows reach rejected/ with their source file and record number.
 from __future__ import annotations
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.pvalue import TaggedOutput
@@ -15,100 +16,73 @@ from schemas.model import Policy
 from transforms.beam import REJECTED, SOURCE_FILE, SOURCE_ROW, STATS, redacted_errors
 from transforms.privacy.hierarchy import Hierarchy
 from transforms.privacy.measure import (
+    ClassPairs,
     LevelMeasure,
     batch_pairs,
     class_keys,
+    combine_codes,
+    dense_ids,
+    dictionary_codes,
     measure_levels,
     merge_pairs,
-    merge_sensitive,
 )
 from transforms.rejected import rejected_table
 
 PROVENANCE = (SOURCE_FILE, SOURCE_ROW)
 K_ANONYMITY = "k-anonymity"
-_COMPACT_ROWS = 1_000_000
+_COMPACT_PAIRS = 250_000
 
 
-class _LevelPairsFn(beam.DoFn):
-    """A published table -> (level, (level, distinct pairs, sensitive values)) per level."""
+class _ClassPairsFn(beam.DoFn):
+    """A published table -> its distinct level-0 classes, subjects and pairs (ClassPairs)."""
 
     def __init__(self, policy: Policy):
-        self._policy = policy
-        self._hierarchy: Hierarchy | None = None
-
-    def setup(self) -> None:
-        self._hierarchy = Hierarchy(self._policy)
+        self._targets = policy.privacy
 
     def process(self, table: pa.Table):
-        assert self._hierarchy is not None
         with redacted_errors("privacy classes"):
-            pairs, sensitive = batch_pairs(table, self._policy.privacy, self._hierarchy)
-            for level in range(self._hierarchy.levels):
-                yield (
-                    level,
-                    (
-                        level,
-                        pairs.filter(pc.equal(pairs["level"], level)),
-                        sensitive.filter(pc.equal(sensitive["level"], level)),
-                    ),
-                )
-
-    def __getstate__(self):
-        return {"_policy": self._policy, "_hierarchy": None}
+            pairs = batch_pairs(table, self._targets)
+        if pairs.size:
+            yield pairs
 
 
 class _ClassPairsCombineFn(beam.CombineFn):
-    """Per level: accumulates distinct (class, subject) pairs, extracts the level's measure.
+    """Unites ClassPairs into one and measures every level from it.
 
-    Keyed by level, so no element or accumulator holds every level at once.
+    The accumulator is a list of ClassPairs, merged into one whenever the pairs waiting
+    behind the first exceed both `_COMPACT_PAIRS` and the first (so merging costs time
+    in proportion to the input). Its size is that of the distinct level-0 pairs, held
+    as integer arrays, plus one copy of each distinct class, subject and value.
     """
 
     def __init__(self, policy: Policy):
         self._policy = policy
 
-    def create_accumulator(self):
-        return (None, [], [], 0)
+    def create_accumulator(self) -> list[ClassPairs]:
+        return []
 
-    def add_input(self, accumulator, element):
-        _, pairs, sensitive, rows = accumulator
-        element_level, batch, batch_sensitive = element
-        pairs.append(batch)
-        sensitive.append(batch_sensitive)
-        rows += batch.num_rows
-        if rows > _COMPACT_ROWS:
-            pairs[:] = [merge_pairs(pairs)]
-            sensitive[:] = [merge_sensitive(sensitive)]
-            rows = pairs[0].num_rows
-        return element_level, pairs, sensitive, rows
+    def add_input(self, accumulator: list[ClassPairs], element: ClassPairs):
+        accumulator.append(element)
+        waiting = sum(part.size for part in accumulator[1:])
+        if waiting > max(_COMPACT_PAIRS, accumulator[0].size):
+            accumulator[:] = [self._merge(accumulator)]
+        return accumulator
 
     def merge_accumulators(self, accumulators):
-        level, pairs, sensitive = None, [], []
-        for part_level, part_pairs, part_sensitive, _ in accumulators:
-            level = part_level if part_level is not None else level
-            pairs.extend(part_pairs)
-            sensitive.extend(part_sensitive)
-        merged = merge_pairs(pairs)
-        return level, [merged], [merge_sensitive(sensitive)], merged.num_rows
+        return [self._merge([part for accumulator in accumulators for part in accumulator])]
 
-    def extract_output(self, accumulator) -> LevelMeasure | None:
-        level, pairs, sensitive, _ = accumulator
-        if level is None:
-            return None
+    def compact(self, accumulator: list[ClassPairs]) -> list[ClassPairs]:
+        return [self._merge(accumulator)] if len(accumulator) > 1 else accumulator
+
+    def extract_output(self, accumulator: list[ClassPairs]) -> list[LevelMeasure]:
         with redacted_errors("privacy measures"):
             return measure_levels(
-                merge_pairs(pairs), merge_sensitive(sensitive), self._policy.privacy, [level]
-            )[0]
+                self._merge(accumulator), self._policy.privacy, Hierarchy(self._policy)
+            )
 
-
-def _ordered_measures(found: list, policy: Policy) -> list[LevelMeasure]:
-    """Measures of every level in order; levels without data (no rows) measured empty."""
-    by_level = {measure.level: measure for _, measure in found if measure is not None}
-    levels = Hierarchy(policy).levels
-    missing = [level for level in range(levels) if level not in by_level]
-    if missing:
-        empty = measure_levels(merge_pairs([]), merge_sensitive([]), policy.privacy, missing)
-        by_level.update({measure.level: measure for measure in empty})
-    return [by_level[level] for level in range(levels)]
+    def _merge(self, parts: list[ClassPairs]) -> ClassPairs:
+        with redacted_errors("privacy classes"):
+            return merge_pairs(parts, self._policy.privacy)
 
 
 class MeasureClasses(beam.PTransform):
@@ -123,11 +97,9 @@ class MeasureClasses(beam.PTransform):
     def expand(self, tables):
         return (
             tables
-            | "Pairs per level" >> beam.ParDo(_LevelPairsFn(self._policy))
+            | "Class pairs" >> beam.ParDo(_ClassPairsFn(self._policy))
             | "Count distinct subjects per class"
-            >> beam.CombinePerKey(_ClassPairsCombineFn(self._policy))
-            | "Gather levels" >> beam.combiners.ToList()
-            | "Order levels" >> beam.Map(_ordered_measures, self._policy)
+            >> beam.CombineGlobally(_ClassPairsCombineFn(self._policy))
         )
 
 
@@ -145,9 +117,7 @@ class _EnforceFn(beam.DoFn):
     def process(self, table: pa.Table):
         assert self._hierarchy is not None
         with redacted_errors("privacy enforcement"):
-            generalised = self._hierarchy.generalise(table, self._level)
-            keys = class_keys(generalised, self._policy.privacy.quasi_identifiers)
-            suppressed = pc.is_in(keys, value_set=self._suppressed)
+            generalised, suppressed = self._generalise(table)
             kept = generalised.filter(pc.invert(suppressed))
             dropped = generalised.filter(suppressed)
             published = kept.drop_columns(list(PROVENANCE)).cast(self._schema)
@@ -156,6 +126,31 @@ class _EnforceFn(beam.DoFn):
         if dropped.num_rows:
             yield TaggedOutput(REJECTED, _provenance_rejected(dropped))
         yield TaggedOutput(STATS, (("rows_out_after_privacy",), published.num_rows))
+
+    def _generalise(self, table: pa.Table) -> tuple[pa.Table, pa.Array]:
+        """The table at the level, and which rows are in a suppressed class.
+
+        Each quasi-identifier is dictionary encoded; the hierarchy climbs its distinct
+        values only, the codes of the generalised values combine into a class per row,
+        and keys are built for the distinct classes only, then spread back to the rows.
+        """
+        assert self._hierarchy is not None
+        names = self._policy.privacy.quasi_identifiers
+        combined, radix = np.zeros(table.num_rows, np.int64), 1
+        for name in names:
+            index = table.schema.get_field_index(name)
+            encoded = pc.dictionary_encode(
+                table.column(index).combine_chunks(), null_encoding="encode"
+            )
+            values = self._hierarchy.generalise_column(name, encoded.dictionary, self._level)
+            table = table.set_column(index, table.schema.field(index), values.take(encoded.indices))
+            distinct = pc.dictionary_encode(values, null_encoding="encode")
+            codes = dictionary_codes(distinct)[dictionary_codes(encoded)]
+            combined, radix = combine_codes(combined, radix, codes, len(distinct.dictionary))
+        class_of_row, representative = dense_ids(combined, radix)
+        keys = class_keys(table.select(list(names)).take(pa.array(representative)), names)
+        suppressed = pc.is_in(keys, value_set=self._suppressed).take(pa.array(class_of_row))
+        return table, suppressed
 
 
 def _provenance_rejected(dropped: pa.Table) -> pa.Table:

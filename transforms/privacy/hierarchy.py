@@ -77,6 +77,16 @@ class Hierarchy:
             table = self._step(table, step)
         return table
 
+    def generalise_column(self, column: str, values: pa.Array, level: int) -> pa.Array:
+        """`values` of `column` at `level`: the column's own steps among the first `level`.
+
+        Steps work value by value, so this may be given a column's distinct values.
+        """
+        for step in range(level):
+            if self.steps[step].column == column:
+                values = self._functions[step](values)
+        return values
+
     def each_level(self, table: pa.Table) -> Iterator[pa.Table]:
         """`table` at levels 0, 1, ... in turn, each step applied once."""
         yield table

@@ -107,3 +107,22 @@ def test_a_policy_without_privacy_has_no_hierarchy():
 
     with pytest.raises(ValueError):
         Hierarchy(small_policy())
+
+
+def test_generalise_column_matches_the_table_at_every_level():
+    hierarchy = Hierarchy(privacy_policy())
+    rows = table(
+        [
+            ("p1", "35-39", "56", "2021-03"),
+            ("p2", "80-84", None, "2021-11"),
+            ("p3", None, "2A", None),
+        ]
+    )
+    for level in range(hierarchy.levels):
+        whole = hierarchy.generalise(rows, level)
+        for name in ("classe_age", "departement", "mois"):
+            alone = hierarchy.generalise_column(name, rows.column(name).combine_chunks(), level)
+            assert alone.to_pylist() == whole.column(name).to_pylist(), (name, level)
+    # A column no step names is returned as is.
+    tokens = rows.column("patient_token").combine_chunks()
+    assert hierarchy.generalise_column("patient_token", tokens, hierarchy.levels - 1) is tokens

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,13 +14,17 @@ from hypothesis import strategies as st
 from tests.unit.privacy.policies import QIS, privacy_policy, table
 from transforms.privacy.hierarchy import Hierarchy
 from transforms.privacy.measure import (
+    NULL_VALUE,
     SEPARATOR,
+    UNKNOWN_SUBJECT,
     LevelMeasure,
     batch_pairs,
     class_keys,
+    combine_codes,
+    dense_ids,
+    distinct_rows,
     measure_levels,
     merge_pairs,
-    merge_sensitive,
 )
 
 A = ("35-39", "56", "2021-03")
@@ -36,10 +42,9 @@ def rows_of(*entries: tuple[str | None, tuple]) -> list[tuple]:
 
 def measure(tbl: pa.Table, **changes) -> list[LevelMeasure]:
     policy = privacy_policy(**changes)
-    hierarchy = Hierarchy(policy)
-    pairs, sensitive = batch_pairs(tbl, policy.privacy, hierarchy)
+    targets = policy.privacy
     return measure_levels(
-        merge_pairs([pairs]), merge_sensitive([sensitive]), policy.privacy, hierarchy.levels
+        merge_pairs([batch_pairs(tbl, targets)], targets), targets, Hierarchy(policy)
     )
 
 
@@ -222,10 +227,6 @@ ROWS = st.lists(st.tuples(SUBJECTS, AGES, PLACES, MONTHS), max_size=40)
 VALUES = st.sampled_from([1.0, 2.0, 3.0, None])
 
 
-def _sorted(tbl: pa.Table) -> pa.Table:
-    return tbl.sort_by([(name, "ascending") for name in tbl.column_names])
-
-
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=ROWS, cuts=st.lists(st.integers(0, 40), max_size=6), data=st.data())
 def test_merge_pairs_over_any_split_equals_the_whole(rows, cuts, data):
@@ -233,31 +234,86 @@ def test_merge_pairs_over_any_split_equals_the_whole(rows, cuts, data):
     tbl = table(rows, sensitive=values)
     l_target = data.draw(st.sampled_from([None, 2]))
     policy = privacy_policy(k=2, sensitive=("valeur",), l=l_target)
-    hierarchy = Hierarchy(policy)
+    targets, hierarchy = policy.privacy, Hierarchy(policy)
     bounds = sorted({0, len(rows), *(min(cut, len(rows)) for cut in cuts)})
     parts = [tbl.slice(start, end - start) for start, end in itertools.pairwise(bounds)]
-    split = [batch_pairs(part, policy.privacy, hierarchy) for part in parts]
+    split = [batch_pairs(part, targets) for part in parts]
     split = data.draw(st.permutations(split))  # a combine merges in any order
-    whole_pairs, whole_sensitive = batch_pairs(tbl, policy.privacy, hierarchy)
+    whole = merge_pairs([batch_pairs(tbl, targets)], targets)
 
     # Merged in any grouping (here: halves merged first, then together).
     half = len(split) // 2
     pairs = merge_pairs(
-        [merge_pairs([p for p, _ in split[:half]]), merge_pairs([p for p, _ in split[half:]])]
+        [merge_pairs(split[:half], targets), merge_pairs(split[half:], targets)], targets
     )
-    sensitive = merge_sensitive([s for _, s in reversed(split)])
-    assert _sorted(pairs).equals(_sorted(merge_pairs([whole_pairs])))
-    assert _sorted(sensitive).equals(_sorted(merge_sensitive([whole_sensitive])))
-    assert (pa.compute.sum(pairs["rows"]).as_py() or 0) == len(rows) * hierarchy.levels
+    assert pairs.to_table(QIS).equals(whole.to_table(QIS))
+    assert pairs.sensitive_table(QIS).equals(whole.sensitive_table(QIS))
+    assert pairs.rows == len(rows)
+    merged = pairs.to_table(QIS)
+    distinct = set(zip(merged["class"].to_pylist(), merged["subject"].to_pylist(), strict=True))
+    assert pairs.size == len(distinct)  # no pair twice
 
-    split_measures = measure_levels(pairs, sensitive, policy.privacy, hierarchy.levels)
-    whole_measures = measure_levels(
-        merge_pairs([whole_pairs]),
-        merge_sensitive([whole_sensitive]),
-        policy.privacy,
-        hierarchy.levels,
-    )
-    assert split_measures == whole_measures
+    split_measures = measure_levels(pairs, targets, hierarchy)
+    assert split_measures == measure_levels(whole, targets, hierarchy)
+    # Each level as the rows climbed one by one would give it: the reference below.
+    assert split_measures == reference_measures(tbl, policy)
+
+
+def reference_measures(tbl: pa.Table, policy) -> list[LevelMeasure]:
+    """The measures computed row by row in plain Python, every level generalising rows."""
+    targets = policy.privacy
+    hierarchy = Hierarchy(policy)
+    subjects = [s if s is not None else "\x00unknown" for s in tbl["patient_token"].to_pylist()]
+    values = tbl["valeur"].to_pylist() if "valeur" in tbl.column_names else [None] * len(subjects)
+    measures = []
+    for level, generalised in enumerate(hierarchy.each_level(tbl)):
+        keys = class_keys(generalised, targets.quasi_identifiers).to_pylist()
+        people: dict[str, set] = {}
+        rows: dict[str, int] = {}
+        distinct: dict[str, set] = {}
+        for key_, subject, value in zip(keys, subjects, values, strict=True):
+            people.setdefault(key_, set())
+            if subject != "\x00unknown":
+                people[key_].add(subject)
+            rows[key_] = rows.get(key_, 0) + 1
+            distinct.setdefault(key_, set())
+            if value is not None:
+                distinct[key_].add(value)
+        sizes = {key_: len(members) for key_, members in people.items()}
+        failing = {
+            key_
+            for key_, size in sizes.items()
+            if size < targets.k or (targets.l and len(distinct[key_]) < targets.l)
+        }
+        kept = {key_: size for key_, size in sizes.items() if key_ not in failing}
+        totals: dict[int, int] = {}
+        for key_, size in kept.items():
+            totals[size] = totals.get(size, 0) + rows[key_]
+        kept_rows = sum(totals.values())
+        singles = {key_ for key_, size in sizes.items() if size == 1}
+        keyed = list(zip(keys, subjects, strict=True))
+        measures.append(
+            LevelMeasure(
+                level=level,
+                subjects=len(set(subjects)),
+                classes=len(sizes),
+                class_sizes=dict(Counter(sizes.values())),
+                failing_classes=sorted(failing),
+                failing_subjects=len({s for k_, s in keyed if k_ in failing}),
+                failing_rows=sum(rows[key_] for key_ in failing),
+                unique_subjects=len({s for k_, s in keyed if k_ in singles}),
+                k_after=min(kept.values(), default=0),
+                average_risk_after=sum(totals[size] / size for size in sorted(totals)) / kept_rows
+                if kept_rows
+                else 0.0,
+                l_after={
+                    attribute: min((len(distinct[key_]) for key_ in kept), default=0)
+                    for attribute in (targets.sensitive if targets.l else ())
+                },
+                class_sizes_after=dict(Counter(kept.values())),
+            )
+        )
+    return measures
 
 
 @settings(max_examples=80, deadline=None)
@@ -282,3 +338,120 @@ def test_measures_agree_with_a_plain_python_count(rows, k):
     risk = sum(row_counts[qis] / size for qis, size in kept.items()) / kept_rows if kept_rows else 0
     assert level0.average_risk_after == pytest.approx(risk)
     assert len(level0.failing_classes) == len(failing)
+
+
+# --- integer codes and compact pairs ---------------------------------------------------
+
+
+def test_distinct_rows_numbers_combinations_with_null_a_value_of_its_own():
+    ages = pa.array(["30-34", None, "30-34", "35-39", None, "30-34"])
+    places = pa.array(["56", "56", "56", None, "56", "29"])
+    ids, representative = distinct_rows([ages, places])
+    assert ids.tolist()[0] == ids.tolist()[2]  # same values, same id
+    assert ids.tolist()[1] == ids.tolist()[4]  # (null, 56) twice
+    assert len(set(ids.tolist())) == 4
+    assert sorted(set(ids.tolist())) == list(range(4))
+    for number, row in enumerate(representative.tolist()):
+        assert ids[row] == number
+    # Chunked columns, a single column, no rows.
+    chunked = pa.chunked_array([ages.slice(0, 3), ages.slice(3)])
+    assert distinct_rows([chunked])[0].tolist() == distinct_rows([ages])[0].tolist()
+    empty_ids, empty_rows = distinct_rows([ages.slice(0, 0), places.slice(0, 0)])
+    assert empty_ids.size == 0 and empty_rows.size == 0
+
+
+def test_dense_ids_count_small_code_spaces_and_sort_large_ones():
+    codes = np.array([7, 3, 7, 10**9, 3, 0])
+    for radix in (10**9 + 1, 2**40):  # counted (small enough) or sorted
+        ids, representative = dense_ids(codes, radix)
+        assert ids.tolist() == [2, 1, 2, 3, 1, 0]
+        assert codes[representative].tolist() == [0, 3, 7, 10**9]
+    small = np.array([4, 1, 4])
+    ids, representative = dense_ids(small, 5)
+    assert ids.tolist() == [1, 0, 1]
+    assert small[representative].tolist() == [1, 4]
+    assert [a.size for a in dense_ids(np.zeros(0, np.int64), 1)] == [0, 0]
+
+
+def test_combine_codes_renumbers_before_overflowing():
+    combined, radix = np.array([0, 5, 0, 2**40]), 2**40 + 1
+    merged, new_radix = combine_codes(combined, radix, np.array([1, 1, 1, 0]), 2**30)
+    assert new_radix < 2**63
+    assert len(set(merged.tolist())) == 3  # rows 0 and 2 alike, the others apart
+    assert merged[0] == merged[2]
+
+
+def test_batch_pairs_is_compact_and_keeps_nulls_apart():
+    tbl = table(
+        rows_of(
+            ("p1", A), ("p1", A), ("p1", B),  # one subject, two classes
+            (None, A), (None, A),  # no subject: one unknown
+            ("p2", ("35-39", None, "2021-03")),  # a null département is a value
+        )
+    )  # fmt: skip
+    pairs = batch_pairs(tbl, privacy_policy().privacy)
+    assert pairs.classes.num_rows == 3
+    assert sorted(pairs.subjects.to_pylist()) == sorted(["p1", "p2", UNKNOWN_SUBJECT])
+    assert pairs.pair_class.dtype == np.int32 and pairs.pair_subject.dtype == np.int32
+    assert pairs.to_table(QIS).to_pylist() == [
+        {"class": key(("35-39", NULL_VALUE, "2021-03")), "subject": "p2", "rows": 1},
+        {"class": key(A), "subject": UNKNOWN_SUBJECT, "rows": 2},
+        {"class": key(A), "subject": "p1", "rows": 2},
+        {"class": key(B), "subject": "p1", "rows": 1},
+    ]
+    assert pairs.rows == 6
+
+
+def test_one_subject_with_many_rows_across_classes():
+    january = ("35-39", "56", "2021-01")  # A's quarter
+    tbl = table(rows_of(*[("p1", A)] * 50, *[("p1", january)] * 30, *[("p1", C)] * 20))
+    levels = measure(tbl, k=2)
+    level0 = levels[0]
+    assert (level0.subjects, level0.classes, level0.failing_rows) == (1, 3, 100)
+    assert level0.class_sizes == {1: 3}
+    assert level0.unique_subjects == 1 and level0.failing_subjects == 1
+    # At level 1 (quarters) A and January are one class, with p1 counted once.
+    assert levels[1].classes == 2 and levels[1].class_sizes == {1: 2}
+    assert levels[1].failing_classes == [
+        key(("35-39", "56", "2021-Q1")),
+        key(("80-84", "2A", "2021-Q4")),
+    ]
+    assert levels[1].failing_rows == 100
+
+
+def test_a_single_class_passes_or_fails_whole():
+    tbl = table(rows_of(("p1", A), ("p2", A), ("p3", A), ("p3", A)))
+    passing = measure(tbl, k=3)
+    assert all(m.classes == 1 and m.class_sizes == {3: 1} for m in passing)
+    assert passing[0].k_after == 3 and passing[0].failing_classes == []
+    assert passing[0].average_risk_after == pytest.approx(1 / 3)
+    failing = measure(tbl, k=4)[0]
+    assert failing.failing_classes == [key(A)] and failing.k_after == 0
+    assert (failing.failing_subjects, failing.failing_rows) == (3, 4)
+
+
+def test_null_quasi_identifiers_everywhere():
+    tbl = table([("p1", None, None, None), ("p2", None, None, None), (None, None, None, None)])
+    levels = measure(tbl, k=2)
+    assert levels[0].failing_classes == []
+    assert levels[0].class_sizes == {2: 1}
+    assert levels[0].subjects == 3  # p1, p2 and one unknown
+    assert all(m.classes == 1 for m in levels)
+
+
+def test_merge_pairs_of_nothing_and_of_empty_batches():
+    targets = privacy_policy(sensitive=("valeur",), l=2).privacy
+    empty = batch_pairs(table([], sensitive=[]), targets)
+    for merged in (merge_pairs([], targets), merge_pairs([empty, empty], targets)):
+        assert merged.size == 0 and merged.classes.column_names == list(QIS)
+        assert merged.sensitive["valeur"].values.to_pylist() == []
+
+
+def test_measures_are_plain_python_for_json():
+    import json
+    from dataclasses import asdict
+
+    tbl = table(rows_of(("p1", A), ("p2", A), ("p3", B)), sensitive=[1.0, 2.0, None])
+    for level in measure(tbl, k=2, sensitive=("valeur",), l=2):
+        json.dumps(asdict(level))  # no numpy scalars
+        assert all(type(size) is int for size in level.class_sizes)
