@@ -97,7 +97,7 @@ def enforce(
     tables = (
         pipeline
         | "Staged files" >> beam.Create(staged)
-        | "Read staged" >> beam.ParDo(_ReadStagedFn())
+        | "Read staged" >> beam.ParDo(_ReadStagedFn()).with_output_types(pa.Table)
     )
     enforced = tables | EnforcePrivacy(policy, decision.level, decision.suppressed_classes, schema)
     data_files = write_parquet(enforced.data, os.path.join(staging, "data"), schema, "Write data")

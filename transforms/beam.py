@@ -7,12 +7,14 @@ keyring and loads the key in `setup()`: key material is never pickled.
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.pvalue import TaggedOutput
@@ -36,13 +38,18 @@ STATS = "stats"
 
 
 def arrow_nbytes(value: Any) -> int:
-    """About the encoded size of `value`, from its Arrow buffers, without encoding it."""
-    if isinstance(value, (pa.Table, pa.RecordBatch, pa.Array, pa.ChunkedArray)):
+    """About the encoded size of `value`, from its Arrow and numpy buffers, without
+    encoding it: tuples, dicts and dataclasses are summed over their items."""
+    if isinstance(value, (pa.Table, pa.RecordBatch, pa.Array, pa.ChunkedArray, np.ndarray)):
         return value.nbytes
-    if isinstance(value, str):
+    if isinstance(value, (str, bytes)):
         return len(value)
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return sum(arrow_nbytes(item) for item in value)
+    if isinstance(value, dict):
+        return sum(arrow_nbytes(k) + arrow_nbytes(v) for k, v in value.items())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(arrow_nbytes(getattr(value, f.name)) for f in dataclasses.fields(value))
     return len(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
 
 

@@ -1003,9 +1003,7 @@ def test_read_columns_gives_only_those_in_their_order(tmp_path: Path, fmt: str) 
     records = [{"a": f"a{i}", "b": f"b{i}", "c": f"c{i}", "d": f"d{i}"} for i in range(50)]
     path = _three_formats(tmp_path, records)[fmt]
     columns = ["a", "b", "c", "d"]
-    got, numbers, rejected = read_all(
-        path, fmt, columns, read_columns=["d", "b"], batch_bytes=100
-    )
+    got, numbers, rejected = read_all(path, fmt, columns, read_columns=["d", "b"], batch_bytes=100)
     assert got == [{"d": f"d{i}", "b": f"b{i}"} for i in range(50)]
     assert numbers == list(range(1, 51))
     assert rejected == []

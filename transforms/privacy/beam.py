@@ -6,6 +6,8 @@ that suppressed rows reach rejected/ with their source file and record number.
 
 from __future__ import annotations
 
+from typing import Any
+
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
@@ -13,7 +15,14 @@ import pyarrow.compute as pc
 from apache_beam.pvalue import TaggedOutput
 
 from schemas.model import Policy
-from transforms.beam import REJECTED, SOURCE_FILE, SOURCE_ROW, STATS, redacted_errors
+from transforms.beam import (
+    REJECTED,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    STATS,
+    redacted_errors,
+    register_arrow_coder,
+)
 from transforms.privacy.hierarchy import Hierarchy
 from transforms.privacy.measure import (
     ClassPairs,
@@ -31,6 +40,8 @@ from transforms.rejected import rejected_table
 PROVENANCE = (SOURCE_FILE, SOURCE_ROW)
 K_ANONYMITY = "k-anonymity"
 _COMPACT_PAIRS = 250_000
+
+register_arrow_coder(ClassPairs)
 
 
 class _ClassPairsFn(beam.DoFn):
@@ -97,7 +108,7 @@ class MeasureClasses(beam.PTransform):
     def expand(self, tables):
         return (
             tables
-            | "Class pairs" >> beam.ParDo(_ClassPairsFn(self._policy))
+            | "Class pairs" >> beam.ParDo(_ClassPairsFn(self._policy)).with_output_types(ClassPairs)
             | "Count distinct subjects per class"
             >> beam.CombineGlobally(_ClassPairsCombineFn(self._policy))
         )
@@ -181,6 +192,6 @@ class EnforcePrivacy(beam.PTransform):
         self._fn = _EnforceFn(policy, level, suppressed, schema)
 
     def expand(self, tables):
-        return tables | "Enforce privacy" >> beam.ParDo(self._fn).with_outputs(
-            REJECTED, STATS, main="data"
-        )
+        return tables | "Enforce privacy" >> beam.ParDo(self._fn).with_output_types(
+            pa.Table, **{REJECTED: pa.Table, STATS: Any}
+        ).with_outputs(REJECTED, STATS, main="data")
