@@ -1,8 +1,5 @@
 """pseudolab's pipeline: options, IO, preflight, publishing and the command line."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("pseudolab")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0+unknown"
+# The one place the version is written: pyproject.toml reads it from here. (Asking
+# importlib.metadata instead costs 50 ms at every start.)
+__version__ = "0.1.0"

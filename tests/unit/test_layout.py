@@ -40,3 +40,11 @@ def test_operations_have_no_beam():
         if "apache_beam" in _imports(path)
     ]
     assert sorted(beam_users) == ["transforms/beam.py", "transforms/privacy/beam.py"]
+
+
+def test_the_installed_version_is_the_package_version():
+    from importlib.metadata import version
+
+    import pipeline
+
+    assert version("pseudolab") == pipeline.__version__
