@@ -52,7 +52,7 @@ sys.path.insert(0, HERE)
 
 from common import DROPPED, GENERALISED, KEPT, OUTPUT, REJECTED_SCHEMA, TOKENISED  # noqa: E402
 
-PSEUDOLAB = [sys.executable, "-c", "import sys; from pipeline.cli import main; sys.exit(main())"]
+PSEUDOLAB = [sys.executable, "-c", "from pipeline.cli import console_main; console_main()"]
 MULTI = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 QUASI_IDENTIFIERS = ("sexe", "classe_age", "departement_residence", "mois_prelevement")
 SCALING = (100_000, 500_000, 2_000_000)

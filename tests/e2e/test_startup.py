@@ -101,3 +101,31 @@ def test_only_run_and_demo_import_beam(tmp_path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
     assert "light ok" in lines and lines[-1] == "run ok"
+
+
+FAST_EXIT = """
+import atexit, sys
+from pipeline import cli
+atexit.register(lambda: print("clean-ups ran", flush=True))
+sys.argv = ["pseudolab", *sys.argv[1:]]
+cli.console_main()
+"""
+
+
+def test_the_command_ends_at_once_after_success_and_normally_otherwise(tmp_path) -> None:
+    keyring = tmp_path / "k.json"
+
+    def command(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", FAST_EXIT, *args], capture_output=True, text=True, timeout=120
+        )
+
+    made = command("keygen", "--output", str(keyring))
+    assert made.returncode == 0, made.stderr[-2000:]
+    assert made.stdout.strip(), "the command's output is flushed before the quick exit"
+    assert "clean-ups ran" not in made.stdout
+    assert keyring.exists()
+
+    refused = command("keygen", "--output", str(keyring))  # never overwrites: exit 2
+    assert refused.returncode == 2
+    assert "clean-ups ran" in refused.stdout
