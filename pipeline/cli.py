@@ -13,7 +13,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from pipeline import __version__
 from schemas.errors import PseudolabError, UsageError
@@ -209,19 +209,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _ran_in_memory(argv: Sequence[str]) -> bool:
+    """Whether `argv` ran a pipeline on Beam's in-process runner, in memory: no worker
+    process, job server or other clean-up waits on the interpreter's exit."""
+    ours, beam_args = _split_beam_args(argv)
+    if not ours or ours[0] not in BEAM_COMMANDS:
+        return False
+    from pipeline.options import build_options, runs_in_memory
+
+    return runs_in_memory(build_options(beam_args))
+
+
 def console_main() -> None:
-    """The `pseudolab` command: `main`, then a quick exit once a run has succeeded.
+    """The `pseudolab` command: `main`, then a quick exit after a successful in-memory run.
 
     Tearing down the interpreter after a pipeline (Beam's thousands of modules and
     objects) takes 0.1 to 0.2 s and does nothing for the user: every output is closed and
-    published by then. After success with no thread left, the streams are flushed and
-    the process ends at once; otherwise Python exits normally, running its clean-ups.
+    published by then. After a successful `run` or `demo` on the in-process runner, with
+    no other thread alive, the streams are flushed and the process ends at once; in every
+    other case Python exits normally and runs its clean-ups (worker processes, job
+    servers, temporary files).
     """
-    code = main()
-    if code == 0 and threading.active_count() == 1:
+    argv = sys.argv[1:]
+    code = main(argv)
+    if code == 0 and threading.active_count() == 1 and _ran_in_memory(argv):
         logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            with suppress(OSError, ValueError):  # a closed pipe: the run is published anyway
+                stream.flush()
         os._exit(0)
     sys.exit(code)
 

@@ -43,6 +43,14 @@ def build_options(flags: list[str]) -> PipelineOptions:
     return PipelineOptions(flags)
 
 
+def runs_in_memory(options: PipelineOptions) -> bool:
+    """Whether the pipeline runs inside this process, on its threads only (no worker
+    processes, no job server)."""
+    if options.view_as(StandardOptions).runner not in _IN_PROCESS:
+        return False
+    return (options.view_as(DirectOptions).direct_running_mode or "in_memory") == "in_memory"
+
+
 def describe_runner(options: PipelineOptions) -> str:
     runner = options.view_as(StandardOptions).runner
     if runner in _IN_PROCESS:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from schemas.loader import shipped_policy_path
+from tests.e2e.conftest import write_export
 
 CHECK = """
 import sys
@@ -112,20 +116,45 @@ cli.console_main()
 """
 
 
-def test_the_command_ends_at_once_after_success_and_normally_otherwise(tmp_path) -> None:
-    keyring = tmp_path / "k.json"
+def _command(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", FAST_EXIT, *args], capture_output=True, text=True, timeout=300
+    )
 
-    def command(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-c", FAST_EXIT, *args], capture_output=True, text=True, timeout=120
-        )
 
-    made = command("keygen", "--output", str(keyring))
-    assert made.returncode == 0, made.stderr[-2000:]
-    assert made.stdout.strip(), "the command's output is flushed before the quick exit"
-    assert "clean-ups ran" not in made.stdout
-    assert keyring.exists()
+def _gate_off(tmp_path: Path) -> Path:
+    """The shipped policy without its privacy gate (which refuses small exports)."""
+    text = shipped_policy_path("lab-export-v1").read_text(encoding="utf-8")
+    path = tmp_path / "gate-off.yaml"
+    path.write_text(text.split("\nprivacy:")[0] + "\n", encoding="utf-8")
+    return path
 
-    refused = command("keygen", "--output", str(keyring))  # never overwrites: exit 2
-    assert refused.returncode == 2
+
+def test_a_successful_in_memory_run_ends_at_once_with_its_output_flushed(tmp_path, keyring) -> None:
+    export = write_export(tmp_path / "export.csv", 300, [])
+    args = ["--policy", str(_gate_off(tmp_path)), "--keyring", str(keyring)]
+    args += ["--input", str(export), "--max-rejected-ratio", "1"]
+
+    done = _command("run", *args, "--output", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "clean-ups ran" not in done.stdout
+    assert "report for people" in done.stdout, "the summary is flushed before the quick exit"
+    assert (tmp_path / "out" / "_SUCCESS").exists()
+
+    refused = _command("run", *args, "--output", str(tmp_path / "no"), "--", "--no_such_option")
+    assert refused.returncode == 2  # a failure exits normally: clean-ups run
     assert "clean-ups ran" in refused.stdout
+
+
+def test_other_runs_and_commands_exit_normally(tmp_path, keyring) -> None:
+    export = write_export(tmp_path / "export.csv", 300, [])
+    threads = _command(
+        "run", "--policy", str(_gate_off(tmp_path)), "--keyring", str(keyring),
+        "--input", str(export), "--output", str(tmp_path / "out"), "--max-rejected-ratio", "1",
+        "--", "--direct_running_mode=multi_threading",
+    )  # fmt: skip
+    assert threads.returncode == 0, threads.stderr[-2000:]
+    assert "clean-ups ran" in threads.stdout
+
+    made = _command("keygen", "--output", str(tmp_path / "k.json"))
+    assert made.returncode == 0 and "clean-ups ran" in made.stdout
