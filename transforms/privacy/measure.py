@@ -241,6 +241,18 @@ def _offsets(sizes: Iterable[int]) -> list[int]:
     return [0, *np.cumsum(list(sizes), dtype=np.int64).tolist()]
 
 
+def _encode_end_to_end(arrays: list[pa.Array]) -> pa.DictionaryArray:
+    """The text arrays end to end, dictionary-encoded. They are joined with 64-bit offsets
+    (the values repeated across many parts can pass 2 GiB), and the distinct values come
+    back as `string` whenever they fit."""
+    joined = pa.concat_arrays([array.cast(pa.large_string()) for array in arrays])
+    encoded = joined.dictionary_encode()
+    distinct = encoded.dictionary
+    if distinct.nbytes < 2**31 - 1:
+        distinct = distinct.cast(pa.string())
+    return pa.DictionaryArray.from_arrays(encoded.indices, distinct)
+
+
 def merge_pairs(parts: list[ClassPairs], targets: PrivacyTargets) -> ClassPairs:
     """One ClassPairs for all the parts: shared classes and subjects, rows summed per pair."""
     parts = [part for part in parts if part.size]
@@ -249,7 +261,7 @@ def merge_pairs(parts: list[ClassPairs], targets: PrivacyTargets) -> ClassPairs:
     classes = pa.concat_tables([part.classes for part in parts])
     class_ids, representative = distinct_rows(classes.columns)
     class_start = _offsets(part.classes.num_rows for part in parts)
-    subjects = pa.concat_arrays([part.subjects for part in parts]).dictionary_encode()
+    subjects = _encode_end_to_end([part.subjects for part in parts])
     subject_ids = dictionary_codes(subjects)
     subject_start = _offsets(len(part.subjects) for part in parts)
     radix = max(len(subjects.dictionary), 1)
@@ -265,7 +277,7 @@ def merge_pairs(parts: list[ClassPairs], targets: PrivacyTargets) -> ClassPairs:
     sensitive = {}
     for attribute in _sensitive_attributes(targets):
         pieces = [part.sensitive[attribute] for part in parts]
-        values = pa.concat_arrays([piece.values for piece in pieces]).dictionary_encode()
+        values = _encode_end_to_end([piece.values for piece in pieces])
         value_ids = dictionary_codes(values)
         value_start = _offsets(len(piece.values) for piece in pieces)
         value_radix = max(len(values.dictionary), 1)

@@ -455,3 +455,22 @@ def test_measures_are_plain_python_for_json():
     for level in measure(tbl, k=2, sensitive=("valeur",), l=2):
         json.dumps(asdict(level))  # no numpy scalars
         assert all(type(size) is int for size in level.class_sizes)
+
+
+def test_merge_pairs_joins_text_with_64_bit_offsets_and_gives_string_back():
+    """Subjects repeated over many parts can pass 2 GiB end to end: they are joined as
+    large_string (here: parts of either width), and the distinct values fit in string."""
+    rows = [("p1", "30-34", "56", "2021-01"), ("p2", "35-39", "29", "2021-02")]
+    policy = privacy_policy(k=2, sensitive=("valeur",))
+    targets = policy.privacy
+    narrow = batch_pairs(table(rows, sensitive=[1.0, 2.0]), targets)
+    wide = batch_pairs(table(rows, sensitive=[1.0, 3.0]), targets)
+    wide.subjects = wide.subjects.cast(pa.large_string())
+    for values in wide.sensitive.values():
+        values.values = values.values.cast(pa.large_string())
+    merged = merge_pairs([narrow, wide], targets)
+    assert merged.subjects.type == pa.string()
+    assert sorted(merged.subjects.to_pylist()) == sorted(narrow.subjects.to_pylist())
+    assert merged.size == narrow.size
+    assert merged.rows == 4
+    assert all(v.values.type == pa.string() for v in merged.sensitive.values())
