@@ -65,6 +65,9 @@ class ReadExport(beam.PTransform):
         super().__init__()
         if not settings.columns:
             raise ValueError("no columns to read")
+        read = settings.read_columns
+        if read is not None and (not read or not set(read) <= set(settings.columns)):
+            raise ValueError("read_columns must be some of the columns")
         self._settings = settings
 
     def expand(self, files):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
+from contextlib import suppress
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -27,7 +28,9 @@ def read_ahead(source: Iterator[T], depth: int = 1) -> Iterator[T]:
     """The items of `source`, produced on a background thread up to `depth` ahead.
 
     An exception raised by `source` is raised here, in order, as the same object.
-    Closing this generator early stops the thread and closes `source`.
+    Closing this generator early stops the thread and closes `source`. (A consumer that
+    abandons it without closing leaves the thread waiting, the file open, until the
+    generator is collected.)
     """
     if depth < 1:
         raise ValueError("depth must be at least 1")
@@ -54,7 +57,10 @@ def read_ahead(source: Iterator[T], depth: int = 1) -> Iterator[T]:
         finally:
             close = getattr(source, "close", None)
             if close is not None:
-                close()
+                # An error here would escape the thread and be printed whole by
+                # threading.excepthook, message included: the source is done with anyway.
+                with suppress(BaseException):
+                    close()
 
     thread = threading.Thread(target=produce, name="pseudolab-read-ahead", daemon=True)
     thread.start()
@@ -68,4 +74,5 @@ def read_ahead(source: Iterator[T], depth: int = 1) -> Iterator[T]:
             yield item
     finally:
         stop.set()
-        thread.join()
+        if thread is not threading.current_thread():  # collected on the producer itself
+            thread.join()

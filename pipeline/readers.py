@@ -770,14 +770,20 @@ def _as_text(column: pa.Array) -> pa.Array:
     return column
 
 
-def _parquet_batch_rows(pf: pq.ParquetFile, batch_bytes: int) -> int:
-    """Rows per batch so that a batch holds about `batch_bytes` of data, at most 65,536.
+def _parquet_batch_rows(pf: pq.ParquetFile, columns: list[str], batch_bytes: int) -> int:
+    """Rows per batch so that a batch of `columns` holds about `batch_bytes`, at most 65,536.
 
     The footer's sizes are of encoded pages (dictionaries shrink repeated values many
     times), so they only bound the estimate; the row cap keeps batches small.
     """
     meta = pf.metadata
-    size = sum(meta.row_group(g).total_byte_size for g in range(meta.num_row_groups))
+    wanted = set(columns)
+    size = sum(
+        column.total_uncompressed_size
+        for g in range(meta.num_row_groups)
+        for column in map(meta.row_group(g).column, range(meta.num_columns))
+        if column.path_in_schema in wanted
+    )
     per_row = max(1, size // meta.num_rows) if meta.num_rows else 1
     return max(1, min(batch_bytes // per_row, 1 << 16))
 
@@ -791,7 +797,7 @@ def _iter_parquet(
     _check_header(path, header, columns)
     pf = _open_parquet(path)
     try:
-        size, err = _call(lambda: _parquet_batch_rows(pf, batch_bytes))
+        size, err = _call(lambda: _parquet_batch_rows(pf, read_columns, batch_bytes))
         if err is not None:
             raise _unreadable(path, "parquet", "the metadata cannot be read") from None
         batches, err = _call(lambda: pf.iter_batches(batch_size=size, columns=read_columns))

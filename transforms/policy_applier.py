@@ -159,7 +159,7 @@ class PolicyApplier:
 
 
 def _column(batch: pa.RecordBatch, name: str) -> pa.Array:
-    return batch.column(batch.schema.get_field_index(name))
+    return batch.column(name)  # KeyError if the reader did not hand it over
 
 
 def _collect(reasons: list, result: OperationResult, column: str) -> None:

@@ -78,3 +78,29 @@ def test_an_empty_source() -> None:
 def test_depth_must_be_positive() -> None:
     with pytest.raises(ValueError, match="depth"):
         list(read_ahead(iter(Source(1)), depth=0))
+
+
+class ClosingFails:
+    """An iterator whose close() raises with a value in its message."""
+
+    def __init__(self, count: int):
+        self._items = iter(range(count))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> int:
+        return next(self._items)
+
+    def close(self) -> None:
+        raise RuntimeError("CANARY-DUPONT")
+
+
+def test_a_source_that_fails_to_close_neither_raises_nor_prints(monkeypatch) -> None:
+    escaped = []
+    monkeypatch.setattr(threading, "excepthook", escaped.append)
+    assert list(read_ahead(ClosingFails(5))) == [0, 1, 2, 3, 4]
+    items = read_ahead(ClosingFails(50))
+    assert next(items) == 0
+    items.close()
+    assert escaped == []

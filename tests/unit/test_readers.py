@@ -1103,3 +1103,14 @@ def test_read_columns_must_be_among_columns(tmp_path: Path) -> None:
 )
 def test_is_utf8(data: bytes, valid: bool) -> None:
     assert readers._is_utf8(data) is valid
+
+
+def test_parquet_batches_are_sized_by_the_columns_read(tmp_path: Path) -> None:
+    path = tmp_path / "wide.parquet"
+    big = pa.array([f"{i:04d}" + "x" * 1000 for i in range(2000)], pa.string())
+    small = pa.array([f"{i:04d}" for i in range(2000)], pa.string())
+    pq.write_table(pa.table({"comment": big, "code": small}), path, compression="none")
+    pf = pq.ParquetFile(path)
+    every = readers._parquet_batch_rows(pf, ["comment", "code"], 100_000)
+    some = readers._parquet_batch_rows(pf, ["code"], 100_000)
+    assert every < 200 < 10_000 < some

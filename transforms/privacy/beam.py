@@ -20,6 +20,7 @@ from transforms.beam import (
     SOURCE_FILE,
     SOURCE_ROW,
     STATS,
+    ArrowCoder,
     redacted_errors,
     register_arrow_coder,
 )
@@ -71,6 +72,9 @@ class _ClassPairsCombineFn(beam.CombineFn):
 
     def create_accumulator(self) -> list[ClassPairs]:
         return []
+
+    def get_accumulator_coder(self) -> ArrowCoder:
+        return ArrowCoder()  # sizes the accumulator from its arrays, without pickling it
 
     def add_input(self, accumulator: list[ClassPairs], element: ClassPairs):
         accumulator.append(element)
