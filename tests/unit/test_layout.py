@@ -43,8 +43,12 @@ def test_operations_have_no_beam():
 
 
 def test_the_installed_version_is_the_package_version():
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     import pipeline
 
-    assert version("pseudolab") == pipeline.__version__
+    try:
+        installed = version("pseudolab")
+    except PackageNotFoundError:
+        pytest.skip("pseudolab is not installed")
+    assert installed == pipeline.__version__
