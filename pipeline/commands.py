@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
+from contextlib import suppress
 
 from pipeline.report import REPORT_NAME, summary_lines
 from schemas.errors import UsageError
@@ -176,6 +177,8 @@ def command_demo(args: argparse.Namespace, beam_args: list[str]) -> int:
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # the clear sample and the key
+        with suppress(OSError):
+            os.rmdir(workdir)  # empty unless the output is in it
     print("\n".join(summary_lines(report, os.path.abspath(output))))
     kept = [name for name, action in report["columns"].items() if action != "drop"]
     print(f"published columns: {', '.join(report['outputs'])}")

@@ -216,11 +216,15 @@ def test_check_reports_policy_problems_with_lines(tmp_path):
 
 
 def test_demo_runs_and_summarises(tmp_path):
-    result = pseudolab("demo", "--rows", "2000", "--output", str(tmp_path / "demo"))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {"TMPDIR": str(scratch)}
+    result = pseudolab("demo", "--rows", "2000", "--output", str(tmp_path / "demo"), env=env)
     assert result.code == 0, result.stderr
     assert "rows in 2,000" in result.stdout
     assert "tokenised" in result.stdout and "dropped" in result.stdout
     assert (tmp_path / "demo" / "_SUCCESS").exists()
+    assert list(scratch.iterdir()) == [], "the demo leaves nothing behind in TMPDIR"
 
 
 def test_keyring_from_environment_gives_the_same_tokens(tmp_path, canary_export, keyring):
