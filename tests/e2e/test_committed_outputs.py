@@ -31,10 +31,8 @@ def workdir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def keys(workdir) -> Path:
-    path = workdir / "keys" / "keyring.json"
-    assert pseudolab("keygen", "--output", str(path)).code == 0
-    return path
+def keys(module_keyring) -> Path:
+    return module_keyring
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from schemas.loader import shipped_policy_path
 from tests.e2e.conftest import write_export
+from tests.e2e.test_cli_run import policy_without_privacy_gate
 
 CHECK = """
 import sys
@@ -91,7 +91,6 @@ def test_only_run_and_demo_import_beam(tmp_path) -> None:
     """Commands that run no pipeline start without Beam (nor pandas); `run` still imports
     Beam, with pandas hidden, through the same `main`."""
     pytest.importorskip("pandas")
-    from schemas.loader import shipped_policy_path
 
     text = shipped_policy_path("lab-export-v1").read_text(encoding="utf-8")
     policy = tmp_path / "no-gate.yaml"  # the shipped policy without its privacy gate
@@ -122,17 +121,9 @@ def _command(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def _gate_off(tmp_path: Path) -> Path:
-    """The shipped policy without its privacy gate (which refuses small exports)."""
-    text = shipped_policy_path("lab-export-v1").read_text(encoding="utf-8")
-    path = tmp_path / "gate-off.yaml"
-    path.write_text(text.split("\nprivacy:")[0] + "\n", encoding="utf-8")
-    return path
-
-
 def test_a_successful_in_memory_run_ends_at_once_with_its_output_flushed(tmp_path, keyring) -> None:
     export = write_export(tmp_path / "export.csv", 300, [])
-    args = ["--policy", str(_gate_off(tmp_path)), "--keyring", str(keyring)]
+    args = ["--policy", str(policy_without_privacy_gate(tmp_path)), "--keyring", str(keyring)]
     args += ["--input", str(export), "--max-rejected-ratio", "1"]
 
     done = _command("run", *args, "--output", str(tmp_path / "out"))
@@ -149,7 +140,7 @@ def test_a_successful_in_memory_run_ends_at_once_with_its_output_flushed(tmp_pat
 def test_other_runs_and_commands_exit_normally(tmp_path, keyring) -> None:
     export = write_export(tmp_path / "export.csv", 300, [])
     threads = _command(
-        "run", "--policy", str(_gate_off(tmp_path)), "--keyring", str(keyring),
+        "run", "--policy", str(policy_without_privacy_gate(tmp_path)), "--keyring", str(keyring),
         "--input", str(export), "--output", str(tmp_path / "out"), "--max-rejected-ratio", "1",
         "--", "--direct_running_mode=multi_threading",
     )  # fmt: skip
