@@ -20,7 +20,7 @@ import pipeline.run as run_module
 from pipeline.outcome import OutputsMismatch
 from pipeline.privacy_pass import STAGE_DIR
 from pipeline.run import RunRequest, execute
-from tests.e2e.conftest import CANARY_ROW, pseudolab, write_export
+from tests.e2e.conftest import CANARY_ROW, run_export, write_export
 from tests.e2e.test_cli_run import policy_without_privacy_gate
 from transforms.rejected import REJECTED_SCHEMA
 
@@ -181,10 +181,7 @@ def empty_output_file(output: Path, directory: str) -> pa.Schema:
 def test_rejected_is_an_empty_parquet_when_nothing_is_rejected(tmp_path, keys, no_gate):
     export = write_export(tmp_path / "valid.csv", 0, valid_rows(20))
     output = tmp_path / "out"
-    result = pseudolab(
-        "run", "--policy", str(no_gate), "--input", str(export), "--output", str(output),
-        "--keyring", str(keys),
-    )  # fmt: skip
+    result = run_export(export, output, keys, policy=no_gate)
     assert result.code == 0, result.stderr
     report = json.loads((output / "report.json").read_text())
     assert (report["rows_in"], report["rows_out"], report["rows_rejected"]) == (20, 20, 0)
@@ -199,10 +196,7 @@ def test_data_is_an_empty_parquet_when_every_row_is_rejected(gate, tmp_path, key
     export = write_export(tmp_path / "invalid.csv", 0, invalid)
     output = tmp_path / "out"
     policy = str(no_gate) if gate == "off" else "lab-export-v1"
-    result = pseudolab(
-        "run", "--policy", policy, "--input", str(export), "--output", str(output),
-        "--keyring", str(keys), "--max-rejected-ratio", "1",
-    )  # fmt: skip
+    result = run_export(export, output, keys, "--max-rejected-ratio", "1", policy=policy)
     assert result.code == 0, result.stderr
     schema = empty_output_file(output, "data")
     assert "patient_token" in schema.names
