@@ -18,7 +18,8 @@ file. The target reads the header with `read_header`, then every record with
 `iter_batches` twice (with the fuzzed batch size and with the default) and checks:
 
 - the only exception is a `PseudolabError` (a refusal); anything else is a crash;
-- both reads give the same records, numbers and rejections (chunking changes nothing);
+- both reads give the same records, numbers and rejections (chunking changes nothing),
+  and a third, of every other column, the same numbers, rejections and values;
 - a file whose header `read_header` refuses (as the preflight does) gives no record;
 - every record is accounted for once: the record numbers of the rows and of the
   rejections are exactly 1..N, and each batch holds the requested string columns;
@@ -48,14 +49,14 @@ PATH = scratch_file(".csv")
 _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
 
 
-def _read(columns: list[str], options: dict, batch_bytes: int):
+def _read(columns: list[str], options: dict, batch_bytes: int, read: list[str] | None = None):
     records: list[tuple] = []
     numbers: list[int] = []
     rejected: list[tuple[int, str]] = []
     for batch in readers.iter_batches(
-        PATH, "csv", columns=columns, batch_bytes=batch_bytes, **options
+        PATH, "csv", columns=columns, read_columns=read, batch_bytes=batch_bytes, **options
     ):
-        assert batch.table.schema.names == columns, "columns as requested"
+        assert batch.table.schema.names == (read or columns), "columns as requested"
         assert all(t == pa.string() for t in batch.table.schema.types), "strings only"
         assert len(batch.rows) == batch.table.num_rows
         assert batch.table.num_rows or batch.rejected, "no empty batch"
@@ -98,6 +99,9 @@ def TestOneInput(data: bytes) -> None:
         return
     whole = _read(columns, options, readers.DEFAULT_BATCH_BYTES)
     assert small == whole, "the batch size changed the records"
+    some = _read(columns, options, batch_bytes, read=columns[::2])
+    assert some[1:] == whole[1:], "reading some columns changed the numbers or rejections"
+    assert some[0] == [record[::2] for record in whole[0]], "reading some columns changed them"
     _records, numbers, rejected = whole
     counted = sorted(numbers + [number for number, _ in rejected])
     if header is None:  # what the preflight refuses holds no record
