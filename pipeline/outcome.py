@@ -77,10 +77,6 @@ class RefusedInPipeline(PseudolabError):
         super().__init__(message)
 
 
-def _parquet_rows(paths: list[str]) -> int:
-    return sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
-
-
 def _reasons(paths: list[str]) -> dict[str, int]:
     counts: Counter = Counter()
     for path in paths:
@@ -226,8 +222,10 @@ def read_outcome(
     passes: tuple[str, ...] = ("stats",),
 ) -> Outcome:
     """Counts from the reader and transform, and from the Parquet footers of the files the
-    passes committed. Settles each output directory (`outputs`: name -> schema) first:
-    uncommitted files are deleted, and a directory without files gets one empty file."""
+    passes committed (settle_files checks each footer against the file's committed count,
+    so their sum is the rows written). Settles each output directory (`outputs`: name ->
+    schema) first: uncommitted files are deleted, and a directory without files gets one
+    empty file."""
     entries = _read_stats(staging, passes)
     rows_in = dict.fromkeys(input_paths, 0)
     rows_out_counted = 0
@@ -243,6 +241,7 @@ def read_outcome(
         elif key[0] == "flag":
             flags.setdefault(key[1], {})[key[2]] = count
     files = {}
+    rows = {}
     for directory, schema in outputs.items():
         committed = committed_files(entries, directory)
         paths = settle_files(staging, directory, committed)
@@ -250,11 +249,12 @@ def read_outcome(
             name = write_empty_parquet(os.path.join(staging, directory), schema)
             paths = [os.path.join(staging, directory, name)]
         files[directory] = paths
+        rows[directory] = sum(committed.values())
     data_files, rejected_files = files["data"], files["rejected"]
     return Outcome(
         rows_in_by_input=rows_in,
-        rows_out=_parquet_rows(data_files),
-        rows_rejected=_parquet_rows(rejected_files),
+        rows_out=rows["data"],
+        rows_rejected=rows["rejected"],
         rows_out_counted=rows_out_counted,
         rejected_by_reason=_reasons(rejected_files),
         flags=flags,
