@@ -182,8 +182,7 @@ def _import_beam_quietly() -> None:
     try:
         with _pandas_hidden():
             import apache_beam  # noqa: F401
-
-            _import_pyarrow_without_pandas()
+        _import_pyarrow_without_pandas()
     finally:
         root.setLevel(level)
 
