@@ -43,21 +43,25 @@ def build_options(flags: list[str]) -> PipelineOptions:
     return PipelineOptions(flags)
 
 
+def _direct_mode(options: PipelineOptions) -> str | None:
+    """The DirectRunner's running mode, or None for another runner."""
+    if options.view_as(StandardOptions).runner not in _IN_PROCESS:
+        return None
+    return options.view_as(DirectOptions).direct_running_mode or "in_memory"
+
+
 def runs_in_memory(options: PipelineOptions) -> bool:
     """Whether the pipeline runs inside this process, on its threads only (no worker
     processes, no job server)."""
-    if options.view_as(StandardOptions).runner not in _IN_PROCESS:
-        return False
-    return (options.view_as(DirectOptions).direct_running_mode or "in_memory") == "in_memory"
+    return _direct_mode(options) == "in_memory"
 
 
 def describe_runner(options: PipelineOptions) -> str:
-    runner = options.view_as(StandardOptions).runner
-    if runner in _IN_PROCESS:
-        direct = options.view_as(DirectOptions)
-        mode = direct.direct_running_mode or "in_memory"
-        return f"DirectRunner ({mode}, {direct.direct_num_workers or 1} worker(s))"
-    return str(runner)
+    mode = _direct_mode(options)
+    if mode is None:
+        return str(options.view_as(StandardOptions).runner)
+    workers = options.view_as(DirectOptions).direct_num_workers or 1
+    return f"DirectRunner ({mode}, {workers} worker(s))"
 
 
 def make_runner(options: PipelineOptions):
